@@ -1,0 +1,91 @@
+"""Opening the catalog: one SQLite file in WAL mode beside the image store."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from catalog.errors import CatalogNotFound
+from catalog.schema import migrate
+from catalog.store import ImageStore
+
+CATALOG_FILE = "catalog.db"
+BUSY_TIMEOUT_MS = 30_000  # wait this long for another writer before giving up
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC string with microseconds (sorts as text)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class Catalog:
+    """The SQLite catalog and image store of one data directory.
+
+    Library code reaches tables only through the functions of the ``catalog``
+    modules (``harvest``, ``checks``, ``duplicates``, ``reviews``, ...), which take a
+    ``Catalog`` as their first argument.
+    """
+
+    def __init__(self, data_dir: Path, conn: sqlite3.Connection) -> None:
+        self.data_dir = Path(data_dir)
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self.store = ImageStore(self.data_dir)
+
+    @property
+    def path(self) -> Path:
+        """The catalog file."""
+        return self.data_dir / CATALOG_FILE
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed on success, rolled back on any exception."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.rollback()
+            raise
+        self.conn.commit()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_catalog(data_dir: Path | str, create: bool = True) -> Catalog:
+    """Open (and migrate) the catalog of ``data_dir``.
+
+    :param create: make the directory and an empty catalog if there is none.
+    :raises CatalogNotFound: when ``create`` is false and there is no catalog.
+    :raises SchemaTooNew: when the file was written by a newer synthset.
+    """
+    data_dir = Path(data_dir)
+    path = data_dir / CATALOG_FILE
+    if not path.exists():
+        if not create:
+            raise CatalogNotFound(
+                f"no catalog at {path}; harvest first (scrapy crawl ...) or pass --data"
+            )
+        data_dir.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: transactions are explicit (Catalog.transaction), never implicit.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    migrate(conn)
+    catalog = Catalog(data_dir, conn)
+    catalog.store.sweep_incoming()
+    return catalog

@@ -1,0 +1,131 @@
+"""The catalog's schema: a version number and forward migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from catalog.errors import SchemaTooNew
+
+# Each migration takes the catalog from version N-1 to N. Append, never edit:
+# a catalog on disk remembers the last version it reached (PRAGMA user_version).
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE synsets (
+        wnid TEXT PRIMARY KEY,
+        words TEXT,
+        gloss TEXT,
+        parent TEXT
+    );
+    CREATE TABLE urls (
+        url TEXT PRIMARY KEY,
+        source TEXT NOT NULL CHECK (source IN ('imagenet', 'web', 'local')),
+        wnid TEXT,
+        image_id TEXT,              -- e.g. n07631926_123 from a mapping list
+        found_on TEXT,              -- the page a web image was found on
+        discovered_at TEXT NOT NULL,
+        fetched_at TEXT,            -- NULL until a fetch attempt finished
+        http_status INTEGER,
+        error TEXT,                 -- network error token; NULL when fetched fine
+        content_type TEXT,
+        bytes INTEGER,
+        final_url TEXT,             -- after redirects
+        sha256 TEXT,                -- of the body, when one was stored
+        status TEXT,                -- judgment of curate check (dead, ...)
+        reason TEXT
+    );
+    CREATE INDEX urls_sha256 ON urls (sha256);
+    CREATE INDEX urls_wnid ON urls (wnid);
+    CREATE INDEX urls_fetched_at ON urls (fetched_at);
+    CREATE TABLE images (
+        sha256 TEXT PRIMARY KEY,
+        path TEXT NOT NULL,         -- relative to the data directory
+        bytes INTEGER NOT NULL,
+        first_seen TEXT NOT NULL,
+        format TEXT,                -- as decoded by Pillow (JPEG, PNG, ...)
+        width INTEGER,
+        height INTEGER,
+        mode TEXT,
+        frames INTEGER,
+        pixel_sha256 TEXT,          -- of the decoded pixels: same picture, other encoding
+        status TEXT,                -- ok, empty, corrupt, not_image, placeholder, too_small
+        reason TEXT,
+        phash INTEGER,              -- 64-bit perceptual hashes as signed int64
+        dhash INTEGER,
+        whash INTEGER,
+        duplicate_of TEXT,          -- sha256 of the kept image of its group
+        duplicate_reason TEXT,
+        checked_at TEXT
+    );
+    CREATE INDEX images_status ON images (status);
+    CREATE INDEX images_duplicate_of ON images (duplicate_of);
+    CREATE INDEX images_pixel_sha256 ON images (pixel_sha256);
+    CREATE TABLE reviews (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('accept', 'reject', 'skip', 'undo')),
+        note TEXT,
+        decided_at TEXT NOT NULL,
+        undoes INTEGER REFERENCES reviews (id)  -- set on 'undo' rows: the row withdrawn
+    );
+    CREATE INDEX reviews_sha256 ON reviews (sha256, id);
+    CREATE INDEX reviews_undoes ON reviews (undoes);
+    -- The decision in force per image: its latest accept/reject/skip row not withdrawn by an undo.
+    CREATE VIEW decisions AS
+        SELECT r.sha256, r.decision, r.note, r.decided_at, r.id AS review_id
+        FROM reviews r
+        WHERE r.decision != 'undo'
+          AND NOT EXISTS (SELECT 1 FROM reviews u WHERE u.undoes = r.id)
+          AND r.id = (
+              SELECT max(x.id) FROM reviews x
+              WHERE x.sha256 = r.sha256 AND x.decision != 'undo'
+                AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.undoes = x.id)
+          );
+    CREATE TABLE placeholders (
+        hash INTEGER NOT NULL,      -- pHash of a known placeholder, signed int64
+        name TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (hash)
+    );
+    CREATE TABLE duplicate_log (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        old_duplicate_of TEXT,
+        new_duplicate_of TEXT,
+        action TEXT NOT NULL,       -- dedup, keeper, break
+        decided_at TEXT NOT NULL
+    );
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        command TEXT NOT NULL,
+        args TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        stats TEXT
+    );
+    """,
+}
+
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring ``conn`` up to :data:`SCHEMA_VERSION`; return the version it started at.
+
+    :raises SchemaTooNew: if the file was written by a newer synthset.
+    """
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"catalog schema version {current} is newer than this synthset "
+            f"understands ({SCHEMA_VERSION}); upgrade synthset"
+        )
+    for version in sorted(v for v in MIGRATIONS if v > current):
+        # One script, one transaction: a migration is applied whole or not at all.
+        conn.executescript(
+            f"BEGIN;{MIGRATIONS[version]}PRAGMA user_version = {version};COMMIT;"
+        )
+    return current

@@ -1,0 +1,118 @@
+"""The content-addressed image store: ``images/ab/cd/<sha256>.<ext>``, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalog.errors import UnsafePath
+
+STORE_DIR = "images"
+INCOMING_DIR = ".incoming"  # temporary files live here until renamed into place
+STALE_TEMP_SECONDS = 600  # a temp file this old belongs to a writer that died
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_EXT = re.compile(r"^[a-z0-9]{1,5}$")
+
+# Extensions from the first bytes of a body; anything else is stored as .bin.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"BM", "bmp"),
+    (b"II*\x00", "tif"),
+    (b"MM\x00*", "tif"),
+)
+
+
+def sniff_extension(data: bytes) -> str:
+    """A file extension for ``data`` from its magic bytes (``bin`` when unknown)."""
+    for magic, ext in _MAGIC:
+        if data.startswith(magic):
+            return ext
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return "bin"
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """Where one body landed in the store."""
+
+    sha256: str
+    path: str  # relative to the data directory, always with forward slashes
+    bytes: int
+
+
+class ImageStore:
+    """Stores each distinct body once, under a name derived from its sha256."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.root = self.data_dir / STORE_DIR
+
+    def relative_path(self, sha256: str, ext: str) -> str:
+        """The store path of a body, relative to the data directory.
+
+        :raises UnsafePath: if ``sha256`` or ``ext`` is not of the expected shape.
+        """
+        if not _SHA256.match(sha256) or not _EXT.match(ext):
+            raise UnsafePath(f"refusing store name {sha256!r}.{ext!r}")
+        return f"{STORE_DIR}/{sha256[:2]}/{sha256[2:4]}/{sha256}.{ext}"
+
+    def absolute(self, relative: str) -> Path:
+        """The absolute path of a store-relative path, refusing anything outside the data dir.
+
+        :raises UnsafePath: if the path escapes the data directory.
+        """
+        path = (self.data_dir / relative).resolve()
+        if not path.is_relative_to(self.root):
+            raise UnsafePath(f"{relative!r} is outside the image store {self.root}")
+        return path
+
+    def put(self, data: bytes, ext: str | None = None) -> StoredFile:
+        """Store ``data`` (once) and say where; the file appears whole or not at all."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        relative = self.relative_path(sha256, ext or sniff_extension(data))
+        target = self.absolute(relative)
+        if not target.exists():
+            write_atomically(target, data, self.root / INCOMING_DIR)
+        return StoredFile(sha256=sha256, path=relative, bytes=len(data))
+
+    def sweep_incoming(self, older_than: float = STALE_TEMP_SECONDS) -> int:
+        """Delete temporary files left by writers that were killed; return how many."""
+        incoming = self.root / INCOMING_DIR
+        if not incoming.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        for leftover in incoming.iterdir():
+            if leftover.is_file() and leftover.stat().st_mtime < cutoff:
+                leftover.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def write_atomically(target: Path, data: bytes, temp_dir: Path | None = None) -> None:
+    """Write ``data`` to ``target`` through a temporary file and a rename.
+
+    ``temp_dir`` must be on the same filesystem as ``target`` (default: its folder).
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp_dir = temp_dir or target.parent
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=temp_dir)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

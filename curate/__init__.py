@@ -1,0 +1,1 @@
+"""Judge, deduplicate, screen and export what the harvest recorded."""

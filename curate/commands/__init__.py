@@ -1,0 +1,1 @@
+"""One module per ``curate`` command: thin click adapters over the curate library."""

@@ -1,0 +1,1 @@
+"""Keras 3 variational autoencoders trained on a synthset export."""
