@@ -1,0 +1,119 @@
+"""The catalog: schema, migrations, store safety, batched harvest facts, decisions."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from catalog import CatalogNotFound, SchemaTooNew, UnsafePath, open_catalog
+from catalog.harvest import (
+    DiscoveredUrl,
+    FetchResult,
+    fetched_among,
+    pending_urls,
+    record_discovered,
+    record_fetches,
+)
+from catalog.reviews import current_decision, record_decision, record_decisions, undo_review
+from catalog.schema import SCHEMA_VERSION
+from catalog.store import ImageStore
+
+JPEG_START = b"\xff\xd8\xff\xe0" + b"x" * 60
+
+
+def test_new_catalog_is_migrated_and_in_wal_mode(catalog):
+    assert catalog.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert catalog.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"urls", "images", "reviews", "synsets", "runs"} <= set(catalog.db.table_names())
+
+
+def test_missing_catalog_is_an_error_when_not_creating(tmp_path):
+    with pytest.raises(CatalogNotFound, match="no catalog"):
+        open_catalog(tmp_path / "nowhere", create=False)
+
+
+def test_newer_schema_is_refused(data_dir):
+    open_catalog(data_dir).close()
+    conn = sqlite3.connect(data_dir / "catalog.db")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(SchemaTooNew):
+        open_catalog(data_dir)
+
+
+def test_fetch_facts_are_recorded_once_per_url_and_body(catalog):
+    record_discovered(catalog, [DiscoveredUrl("http://h/a.jpg", "imagenet", "n1")])
+    results = [
+        FetchResult("http://h/a.jpg", "imagenet", "n1", http_status=200, body=JPEG_START),
+        FetchResult("http://h/b.jpg", "imagenet", "n1", http_status=200, body=JPEG_START),
+        FetchResult("http://h/c.jpg", "imagenet", "n1", error="refused"),
+    ]
+    assert record_fetches(catalog, results) == 1
+    assert record_fetches(catalog, results) == 0  # idempotent rerun
+    urls = {r["url"]: dict(r) for r in catalog.conn.execute("SELECT * FROM urls")}
+    assert len(urls) == 3
+    assert urls["http://h/a.jpg"]["sha256"] == urls["http://h/b.jpg"]["sha256"]
+    assert urls["http://h/c.jpg"]["error"] == "refused" and urls["http://h/c.jpg"]["sha256"] is None
+    (image,) = catalog.conn.execute("SELECT * FROM images").fetchall()
+    stored = catalog.data_dir / image["path"]
+    assert stored.read_bytes() == JPEG_START and stored.suffix == ".jpg"
+    assert fetched_among(catalog, ["http://h/a.jpg", "http://h/zzz.jpg"]) == {"http://h/a.jpg"}
+
+
+def test_pending_urls_are_those_never_fetched(catalog):
+    record_discovered(
+        catalog, [DiscoveredUrl("http://h/1.jpg", "web"), DiscoveredUrl("http://h/2.jpg", "web")]
+    )
+    record_fetches(catalog, [FetchResult("http://h/1.jpg", "web", http_status=404)])
+    assert [p.url for p in pending_urls(catalog)] == ["http://h/2.jpg"]
+
+
+@pytest.mark.parametrize(
+    "sha256, ext",
+    [("../../etc/passwd", "jpg"), ("a" * 64, "../x"), ("A" * 64, "jpg"), ("a" * 63, "jpg")],
+)
+def test_store_refuses_names_that_are_not_hashes(tmp_path, sha256, ext):
+    with pytest.raises(UnsafePath):
+        ImageStore(tmp_path).relative_path(sha256, ext)
+
+
+def test_store_refuses_paths_outside_itself(tmp_path):
+    store = ImageStore(tmp_path)
+    with pytest.raises(UnsafePath):
+        store.absolute("images/../../outside.jpg")
+    with pytest.raises(UnsafePath):
+        store.absolute("/etc/passwd")
+
+
+def test_store_sweeps_stale_temporary_files_only(tmp_path):
+    store = ImageStore(tmp_path)
+    store.put(b"first")
+    incoming = Path(store.root / ".incoming")
+    stale, fresh = incoming / "tmp-stale", incoming / "tmp-fresh"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    import os
+
+    os.utime(stale, (0, 0))
+    assert store.sweep_incoming() == 1
+    assert not stale.exists() and fresh.exists()
+
+
+def test_latest_live_decision_wins_and_undo_withdraws(catalog):
+    first = record_decision(catalog, "s1", "accept")
+    second = record_decision(catalog, "s1", "reject", note="two tiers")
+    assert current_decision(catalog, "s1").decision == "reject"
+    undo_review(catalog, second)
+    assert current_decision(catalog, "s1").decision == "accept"
+    undo_review(catalog, first)
+    assert current_decision(catalog, "s1") is None
+
+
+def test_bad_decision_writes_nothing(catalog):
+    from catalog.reviews import Decision
+
+    with pytest.raises(ValueError, match="maybe"):
+        record_decisions(catalog, [Decision("s1", "accept"), Decision("s2", "maybe")])
+    assert catalog.conn.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
