@@ -125,3 +125,9 @@ def pending_urls(catalog: Catalog, source: str | None = None) -> list[Discovered
 def count_urls(catalog: Catalog) -> int:
     """How many URLs the catalog knows."""
     return catalog.conn.execute("SELECT count(*) FROM urls").fetchone()[0]
+
+
+def stored_hashes(catalog: Catalog) -> dict[str, str]:
+    """Every URL whose body was stored, mapped to the sha256 of that body."""
+    rows = catalog.conn.execute("SELECT url, sha256 FROM urls WHERE sha256 IS NOT NULL")
+    return {row["url"]: row["sha256"] for row in rows}

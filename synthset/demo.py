@@ -1,0 +1,241 @@
+"""The main job end to end, offline: mirror -> crawl -> check -> dedup -> screen -> export -> train.
+
+``python -m synthset.demo --out demo`` (``make demo``) runs every stage as the
+real command a user would type, against the offline mirror on 127.0.0.1, and
+prints one summary table. Every stage is idempotent, so a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from catalog import open_catalog
+from catalog.harvest import stored_hashes
+
+console = Console()
+BIN = Path(sys.executable).parent
+PREFERRED_PORT = 8800
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    """How big each stage of the demo is."""
+
+    images: int  # good cakes the mirror plants for n07631926
+    epochs: int  # upper bound for model train
+    patience: int
+    latent_dim: int
+    samples: int
+
+
+FULL = DemoSize(images=400, epochs=60, patience=15, latent_dim=150, samples=64)
+QUICK = DemoSize(images=24, epochs=2, patience=2, latent_dim=16, samples=16)
+
+# The mirror is one local host: crawl it fast (the polite defaults are for real hosts),
+# and give up on its planted 60-second timeout after a few seconds.
+LOCAL_CRAWL_SETTINGS = {
+    "AUTOTHROTTLE_ENABLED": "0",
+    "CONCURRENT_REQUESTS": "32",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "32",
+    "DOWNLOAD_DELAY": "0",
+    "DOWNLOAD_TIMEOUT": "3",
+    "RETRY_TIMES": "1",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+class Mirror:
+    """The offline mirror as a child process; always stopped on exit."""
+
+    def __init__(self, port: int, images: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "crawler.mirror", "--port", str(port), "--images", str(images)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.base_url = self.process.stdout.readline().strip().rstrip("/") + "/"
+        if not self.base_url.startswith("http://127.0.0.1:"):
+            self.stop()
+            raise click.ClickException("the offline mirror did not start")
+
+    def truth(self) -> dict:
+        """The mirror's ground truth."""
+        import urllib.request
+
+        with urllib.request.urlopen(self.base_url + "truth.json", timeout=30) as response:
+            return json.load(response)
+
+    def stop(self) -> None:
+        """Stop the mirror process."""
+        self.process.kill()
+        self.process.wait(timeout=30)
+        if self.process.stdout:
+            self.process.stdout.close()
+
+
+def port_is_free(port: int) -> bool:
+    """Whether 127.0.0.1:port can be bound now."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_port(state_file: Path) -> int:
+    """The mirror port: the one the last run used (so URLs stay the same and reruns resume)."""
+    if state_file.exists():
+        port = json.loads(state_file.read_text())["port"]
+        if port_is_free(port):
+            return port
+        raise click.ClickException(
+            f"port {port}, used by the previous demo run, is busy; stop what holds it "
+            f"or remove {state_file.parent} to start over"
+        )
+    if port_is_free(PREFERRED_PORT):
+        return PREFERRED_PORT
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run(*args: str | Path, capture: bool = False) -> str:
+    """Run one step as its real command line, echoing it; fail the demo if it fails."""
+    command = [str(a) for a in args]
+    shown = [Path(command[0]).name, *command[1:]]
+    console.print(f"[bold cyan]$[/] {shlex.join(shown)}", highlight=False)
+    result = subprocess.run(command, text=True, capture_output=capture)
+    if result.returncode != 0:
+        if capture:
+            sys.stderr.write(result.stdout + result.stderr)
+        raise click.ClickException(f"step failed (exit {result.returncode}): {shlex.join(command)}")
+    return result.stdout if capture else ""
+
+
+def crawl(spider: str, data: Path, base_url: str, *spider_args: str) -> None:
+    """``scrapy crawl SPIDER`` into ``data`` against the mirror."""
+    settings = {**LOCAL_CRAWL_SETTINGS, "SYNTHSET_DATA": str(data), "IMAGENET_API_URL": base_url}
+    flags = [f for key, value in settings.items() for f in ("-s", f"{key}={value}")]
+    args = [f for arg in spider_args for f in ("-a", arg)]
+    run(sys.executable, "-m", "scrapy", "crawl", spider, *args, *flags)
+
+
+def write_ground_truth_decisions(truth: dict, data: Path, csv_path: Path) -> int:
+    """Turn the mirror's screening ground truth into a decisions CSV; return its rows."""
+    with open_catalog(data, create=False) as catalog:
+        hashes = stored_hashes(catalog)
+    decisions: dict[str, str] = {}
+    for entry in truth["urls"]:
+        sha256 = hashes.get(entry["url"])
+        if entry.get("decision") and sha256:
+            decisions.setdefault(sha256, entry["decision"])
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sha256", "decision", "note"])
+        for sha256, decision in sorted(decisions.items()):
+            writer.writerow([sha256, decision, "mirror ground truth"])
+    return len(decisions)
+
+
+def summary_table(stats: dict, evaluation: dict, train: dict, paths: dict[str, Path]) -> Table:
+    """The one table the demo ends with."""
+    table = Table(title="synthset demo", show_header=True, header_style="bold")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for label, value in summary_rows(stats, evaluation, train):
+        table.add_row(label, str(value))
+    for label, path in paths.items():
+        table.add_row(label, str(path))
+    return table
+
+
+def summary_rows(stats: dict, evaluation: dict, train: dict) -> list[tuple[str, object]]:
+    """Label/value pairs of the summary, from ``curate stats --json`` and the model's reports."""
+    status = stats.get("urls_by_status", {}) | stats.get("images_by_status", {})
+    reviews = stats.get("reviews", {})
+    return [
+        ("URLs found", stats.get("urls_total")),
+        ("dead", status.get("dead", 0)),
+        ("empty", status.get("empty", 0)),
+        ("corrupt", status.get("corrupt", 0)),
+        ("not an image", status.get("not_image", 0)),
+        ("placeholders", status.get("placeholder", 0)),
+        ("duplicates", stats.get("duplicates", 0)),
+        ("accepted", reviews.get("accept", 0)),
+        ("exported", train.get("dataset", {}).get("total", evaluation.get("n_total"))),
+        ("epochs", train.get("stop_epoch")),
+        ("validation bits/dim", f"{evaluation.get('bits_per_dim', float('nan')):.4f}"),
+        ("memorization score", f"{evaluation.get('memorization', float('nan')):.3f}"),
+    ]
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"),
+              show_default=True, help="Folder for everything the demo writes.")
+@click.option("--quick", is_flag=True, help="Small numbers, same stages (what the tests run).")
+def main(out: Path, quick: bool) -> None:
+    """Run the whole synthset pipeline offline against the built-in mirror."""
+    size = QUICK if quick else FULL
+    out.mkdir(parents=True, exist_ok=True)
+    data, datasets, run_dir = out / "data", out / "datasets", out / "run"
+    state_file = out / "state.json"
+    port = choose_port(state_file)
+    started = time.monotonic()
+    mirror = Mirror(port, size.images)
+    try:
+        state_file.write_text(json.dumps({"port": port}))
+        console.rule(f"offline mirror at {mirror.base_url}")
+        crawl("imagenet_synset", data, mirror.base_url, "synset=ice-cream cake")
+        crawl("web_images", data, mirror.base_url, f"start_urls={mirror.base_url}web/index.html")
+        truth = mirror.truth()
+    finally:
+        mirror.stop()
+    curate = BIN / "curate"
+    model = BIN / "model"
+    run(curate, "check", "--data", data)
+    run(curate, "dedup", "--data", data)
+    console.print("[dim]Screening: a person runs `curate review`; the demo imports the mirror's "
+                  "ground truth instead.[/]")
+    decisions_csv = out / "decisions.csv"
+    write_ground_truth_decisions(truth, data, decisions_csv)
+    run(curate, "decisions", "import", decisions_csv, "--data", data)
+    run(curate, "export", "demo", "--data", data, "--out", datasets, "--overwrite")
+    export_dir = datasets / "demo"
+    if not (run_dir / "train.json").exists():
+        run(model, "train", export_dir, "--out", run_dir, "--epochs", str(size.epochs),
+            "--patience", str(size.patience), "--latent-dim", str(size.latent_dim),
+            "--lr", "1e-3", "--overwrite")
+    paths = {
+        "sample grid": out / "samples.png",
+        "reconstruction grid": out / "reconstructions.png",
+        "loss curve": run_dir / "loss.png",
+    }
+    run(model, "sample", run_dir, "-n", str(size.samples), "-o", paths["sample grid"], "--seed", "0")
+    run(model, "reconstruct", run_dir, export_dir, "-o", paths["reconstruction grid"])
+    evaluation = json.loads(run(model, "evaluate", run_dir, export_dir, "--json", capture=True))
+    stats = json.loads(run(curate, "stats", "--json", "--data", data, capture=True))
+    train = json.loads((run_dir / "train.json").read_text())
+    summary = {row[0]: row[1] for row in summary_rows(stats, evaluation, train)}
+    summary["paths"] = {label: str(path) for label, path in paths.items()}
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    console.print(summary_table(stats, evaluation, train, paths))
+    console.print(f"done in {summary['seconds']} s; rerun to resume, `make clean-demo` to start over")
+
+
+if __name__ == "__main__":
+    main(prog_name="python -m synthset.demo")
