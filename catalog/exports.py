@@ -1,0 +1,53 @@
+"""What an export takes from the catalog: the images to export, each with one source URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from catalog.db import Catalog
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One image to export, with the facts the manifest names."""
+
+    sha256: str
+    path: str  # store path, relative to the data directory
+    url: str | None
+    wnid: str | None
+    source: str | None
+
+
+# One representative URL per image: one with a synset first, then the earliest found, then by
+# text, so the choice never depends on row order. Only ok, kept (non-duplicate) images; accepted
+# ones, plus (when asked) those with no decision in force or a 'skip'.
+_EXPORTABLE = """
+WITH representative AS (
+    SELECT sha256, url, wnid, source,
+           row_number() OVER (
+               PARTITION BY sha256 ORDER BY (wnid IS NULL), discovered_at, url
+           ) AS rank
+    FROM urls
+    WHERE sha256 IS NOT NULL
+)
+SELECT i.sha256, i.path, r.url, r.wnid, r.source
+FROM images i
+LEFT JOIN decisions d ON d.sha256 = i.sha256
+LEFT JOIN representative r ON r.sha256 = i.sha256 AND r.rank = 1
+WHERE i.status = 'ok'
+  AND i.duplicate_of IS NULL
+  AND (d.decision = 'accept'
+       OR (:include_unreviewed AND (d.decision IS NULL OR d.decision = 'skip')))
+ORDER BY i.sha256
+"""
+
+
+def exportable_images(catalog: Catalog, include_unreviewed: bool = False) -> list[ExportRow]:
+    """The images an export writes, in sha256 order.
+
+    Accepted images (decision in force 'accept') that are ``ok`` and not duplicates;
+    with ``include_unreviewed`` also the ok, non-duplicate ones nobody decided on (or skipped).
+    Rejected, duplicate and not-ok images are never returned.
+    """
+    rows = catalog.conn.execute(_EXPORTABLE, {"include_unreviewed": int(include_unreviewed)})
+    return [ExportRow(**dict(row)) for row in rows]

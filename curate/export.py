@@ -1,0 +1,361 @@
+"""`curate export NAME`: accepted images to datasets/NAME/ (PNGs, manifest.csv, export.json)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import multiprocessing
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from rich.table import Table
+
+from catalog.db import Catalog, utc_now
+from catalog.exports import ExportRow, exportable_images
+from catalog.runs import finish_run, start_run
+from curate.preprocess import (
+    PreprocessOptions,
+    Preprocessor,
+    UndecodableImage,
+    encode_png,
+)
+from synthset import __version__
+from synthset.errors import SynthsetError
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST_FIELDS = ("index", "file", "sha256", "url", "wnid", "source", "split")
+PIXEL_CACHE = "pixels.npy"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+Progress = Callable[[int, int], None]  # (images done, images in total)
+
+
+class InvalidExportName(SynthsetError):
+    """An export name that is not one plain folder name."""
+
+
+class InvalidExportOption(SynthsetError, ValueError):
+    """An export option (val fraction, workers) out of its range."""
+
+
+class ExportExists(SynthsetError):
+    """The export folder already exists and --overwrite was not given."""
+
+
+class EmptyExport(SynthsetError):
+    """No image qualifies for the export (nothing accepted, or nothing decodable)."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Every option of an export; the defaults reproduce the seed paper's dataset."""
+
+    out: Path = Path("datasets")  # exports land in out/NAME/
+    size: int = 100
+    color: str = "gray"
+    interpolation: str = "linear"
+    reduced_decode: bool = False
+    include_unreviewed: bool = False
+    val_fraction: float = 0.1
+    workers: int | None = None  # None: every core
+    pixel_cache: bool = True  # also write pixels.npy (N x H x W x C uint8)
+    overwrite: bool = False
+
+    @property
+    def preprocess(self) -> PreprocessOptions:
+        """The per-image part of the options."""
+        return PreprocessOptions(self.size, self.color, self.interpolation, self.reduced_decode)
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What an export wrote."""
+
+    name: str
+    path: Path
+    total: int
+    train: int
+    val: int
+    skipped: dict[str, str] = field(default_factory=dict)  # sha256 -> why it was left out
+    seconds: float = 0.0
+    run_id: int | None = None
+
+    @property
+    def images_per_second(self) -> float:
+        """Throughput over the whole export (query, decode, write)."""
+        return (self.total + len(self.skipped)) / self.seconds if self.seconds else 0.0
+
+    def as_table(self) -> Table:
+        """A rich table of the counts."""
+        table = Table(title=f"export {self.name} -> {self.path}")
+        table.add_column("images", justify="right")
+        table.add_column("train", justify="right")
+        table.add_column("val", justify="right")
+        table.add_column("skipped", justify="right")
+        table.add_column("images/s", justify="right")
+        table.add_row(
+            str(self.total), str(self.train), str(self.val), str(len(self.skipped)),
+            f"{self.images_per_second:.0f}",
+        )
+        return table
+
+
+def split_of(sha256: str, val_fraction: float) -> str:
+    """``val`` or ``train`` from the content hash alone: the same image always lands on one side."""
+    return "val" if int(sha256[:8], 16) / 2**32 < val_fraction else "train"
+
+
+def export_dataset(
+    catalog: Catalog, name: str, options: ExportOptions, progress: Progress | None = None
+) -> ExportReport:
+    """Export the catalog's accepted images to ``options.out / name``.
+
+    Written into a temporary folder beside the target and renamed into place at the end,
+    so an interrupted export leaves no half-written dataset. The same catalog and options
+    give byte-identical images/, manifest.csv and pixels.npy.
+
+    :raises InvalidExportName: when ``name`` is not a plain folder name.
+    :raises InvalidExportOption: for a val fraction outside [0, 1] or workers < 1.
+    :raises InvalidPreprocessOption: for an unknown colour mode, interpolation or bad size.
+    :raises ExportExists: when the target exists and ``options.overwrite`` is false.
+    :raises EmptyExport: when no image qualifies or none could be decoded.
+    """
+    started = time.perf_counter()
+    target = _target(options.out, name)
+    Preprocessor(options.preprocess)  # validates before any work
+    if not 0.0 <= options.val_fraction <= 1.0:
+        raise InvalidExportOption(f"val fraction {options.val_fraction} is not within 0..1")
+    if options.workers is not None and options.workers < 1:
+        raise InvalidExportOption(f"workers must be at least 1, not {options.workers}")
+    if target.exists() and not options.overwrite:
+        raise ExportExists(f"{target} exists; pass --overwrite")
+    rows = exportable_images(catalog, options.include_unreviewed)
+    if not rows:
+        raise EmptyExport(_empty_message(catalog, options))
+    run_args = {"name": name, **asdict(options)}
+    run_id = start_run(catalog, "export", run_args)
+    options.out.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=options.out))
+    try:
+        written = _write_files(catalog, rows, options, temp, progress)
+        if not written.manifest:
+            raise EmptyExport(
+                f"none of the {len(rows)} images to export in {catalog.path} could be decoded; "
+                "run curate check"
+            )
+        counts = written.counts()
+        _write_json(temp / "export.json", _metadata(catalog, name, options, written, run_id))
+        _move_into_place(temp, target, options.overwrite)
+    except BaseException as error:
+        shutil.rmtree(temp, ignore_errors=True)
+        finish_run(catalog, run_id, {"error": f"{type(error).__name__}: {error}"})
+        raise
+    finish_run(catalog, run_id, {**counts, "path": str(target)})
+    log.info("exported %(total)d images to %(path)s", {"total": counts["total"], "path": target})
+    return ExportReport(
+        name=name, path=target, total=counts["total"], train=counts["train"], val=counts["val"],
+        skipped=written.skipped, seconds=time.perf_counter() - started, run_id=run_id,
+    )
+
+
+def _target(out: Path, name: str) -> Path:
+    """``out / name``, refusing a name that is not one plain folder name inside ``out``."""
+    if not _NAME.match(name) or ".." in name:
+        raise InvalidExportName(
+            f"export name {name!r} is not allowed; use letters, digits, '.', '_' and '-' "
+            "(no path separators, no '..', at most 100 characters)"
+        )
+    target = out / name
+    if target.resolve().parent != out.resolve():  # pragma: no cover - the pattern forbids it
+        raise InvalidExportName(f"export name {name!r} would write outside {out}")
+    return target
+
+
+def _empty_message(catalog: Catalog, options: ExportOptions) -> str:
+    """Why nothing qualifies, and what to do about it."""
+    if options.include_unreviewed:
+        return (
+            f"no ok, non-duplicate, non-rejected images in {catalog.path}; "
+            "run curate check (and curate dedup) first"
+        )
+    return (
+        f"no accepted images in {catalog.path}; review some (curate review) "
+        "or pass --include-unreviewed"
+    )
+
+
+@dataclass
+class _Written:
+    """What the file-writing pass produced (in the temporary folder)."""
+
+    manifest: list[dict[str, Any]] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    digests: list[str] = field(default_factory=list)  # sha256sum lines of the written files
+
+    def counts(self) -> dict[str, int]:
+        """Totals per split, and how many images were skipped."""
+        val = sum(1 for row in self.manifest if row["split"] == "val")
+        total = len(self.manifest)
+        return {"total": total, "train": total - val, "val": val, "skipped": len(self.skipped)}
+
+
+def _write_files(
+    catalog: Catalog, rows: list[ExportRow], options: ExportOptions, folder: Path,
+    progress: Progress | None,
+) -> _Written:
+    """Preprocess every row in parallel and write images/, manifest.csv and pixels.npy."""
+    images = folder / "images"
+    images.mkdir()
+    digits = max(5, len(str(len(rows) - 1)))
+    tasks = [(row.sha256, str(catalog.store.absolute(row.path))) for row in rows]
+    written = _Written()
+    pixels: list[np.ndarray] = []
+    image_digests: list[str] = []
+    for done, (row, result) in enumerate(
+        zip(rows, _preprocess_all(tasks, options), strict=True), start=1
+    ):
+        if isinstance(result, str):
+            written.skipped[row.sha256] = result
+            log.warning("skipped %(sha256)s: %(reason)s", {"sha256": row.sha256, "reason": result})
+        else:
+            pixel_array, png = result
+            index = len(written.manifest)
+            file = f"images/{index:0{digits}d}.png"
+            (folder / file).write_bytes(png)
+            image_digests.append(f"{hashlib.sha256(png).hexdigest()}  {file}\n")
+            pixels.append(pixel_array)
+            written.manifest.append(
+                {
+                    "index": index, "file": file, "sha256": row.sha256, "url": row.url or "",
+                    "wnid": row.wnid or "", "source": row.source or "",
+                    "split": split_of(row.sha256, options.val_fraction),
+                }
+            )
+        if progress:
+            progress(done, len(rows))
+    manifest_bytes = _manifest_bytes(written.manifest)
+    (folder / "manifest.csv").write_bytes(manifest_bytes)
+    written.digests = [f"{hashlib.sha256(manifest_bytes).hexdigest()}  manifest.csv\n"]
+    written.digests += image_digests
+    if options.pixel_cache and pixels:
+        np.save(folder / PIXEL_CACHE, np.stack(pixels), allow_pickle=False)
+        cache_digest = hashlib.sha256((folder / PIXEL_CACHE).read_bytes()).hexdigest()
+        written.digests.append(f"{cache_digest}  {PIXEL_CACHE}\n")
+    return written
+
+
+def _manifest_bytes(rows: list[dict[str, Any]]) -> bytes:
+    """manifest.csv as bytes: a header line, then one row per image, '\\n' line ends."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+# --- the parallel part: each worker holds one Preprocessor and returns pixels + PNG bytes ---
+
+_worker_preprocessor: Preprocessor | None = None
+
+
+def _init_worker(options: PreprocessOptions) -> None:
+    """Set up one worker process: its own Preprocessor, OpenCV single-threaded."""
+    global _worker_preprocessor
+    cv2.setNumThreads(1)  # the processes already use every core
+    _worker_preprocessor = Preprocessor(options)
+
+
+def _preprocess_one(task: tuple[str, str]) -> tuple[np.ndarray, bytes] | str:
+    """Pixels and PNG bytes of one image, or the reason it cannot be exported."""
+    assert _worker_preprocessor is not None
+    _, path = task
+    try:
+        pixels = _worker_preprocessor(path)
+    except UndecodableImage as error:
+        return f"undecodable: {error}"
+    except cv2.error as error:
+        return f"opencv: {str(error).strip().splitlines()[-1]}"
+    return pixels, encode_png(pixels)
+
+
+def _preprocess_all(
+    tasks: list[tuple[str, str]], options: ExportOptions
+) -> Iterator[tuple[np.ndarray, bytes] | str]:
+    """Results of :func:`_preprocess_one` in task order, over ``options.workers`` processes."""
+    workers = min(options.workers or os.cpu_count() or 1, len(tasks))
+    if workers <= 1:
+        _init_worker(options.preprocess)
+        yield from map(_preprocess_one, tasks)
+        return
+    # fork: workers start in milliseconds and inherit the imported modules. They only run
+    # _preprocess_one, never touch the parent's SQLite connection or terminal.
+    context = multiprocessing.get_context("fork")
+    chunksize = max(1, min(16, len(tasks) // (workers * 8)))
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(options.preprocess,)
+    ) as pool:
+        yield from pool.map(_preprocess_one, tasks, chunksize=chunksize)
+
+
+# --- metadata and the final rename ---
+
+
+def _metadata(
+    catalog: Catalog, name: str, options: ExportOptions, written: _Written, run_id: int
+) -> dict[str, Any]:
+    """The content of export.json (see datasets/README.md)."""
+    channels = 3 if options.color == "rgb" else 1
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "size": [options.size, options.size],
+        "color": options.color,
+        "channels": channels,
+        "interpolation": options.interpolation,
+        "reduced_decode": options.reduced_decode,
+        "include_unreviewed": options.include_unreviewed,
+        "val_fraction": options.val_fraction,
+        "counts": written.counts(),
+        "skipped": [{"sha256": k, "reason": v} for k, v in sorted(written.skipped.items())],
+        "pixel_cache": PIXEL_CACHE if options.pixel_cache else None,
+        "content_sha256": hashlib.sha256("".join(written.digests).encode()).hexdigest(),
+        "catalog": str(catalog.path.resolve()),
+        "run_id": run_id,
+        "created_at": utc_now(),
+        "synthset_version": __version__,
+        "opencv_version": cv2.__version__,
+    }
+
+
+def _write_json(path: Path, content: dict[str, Any]) -> None:
+    """Pretty, key-sorted JSON with a final newline."""
+    path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _move_into_place(temp: Path, target: Path, overwrite: bool) -> None:
+    """Rename the finished temporary folder to ``target`` (replacing an old export if allowed)."""
+    if not target.exists():
+        os.rename(temp, target)
+        return
+    if not overwrite:  # another export of the same name finished meanwhile
+        raise ExportExists(f"{target} exists; pass --overwrite")
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.rename(target, old / target.name)
+    os.rename(temp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
