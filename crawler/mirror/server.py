@@ -1,0 +1,122 @@
+"""The HTTP side of the mirror: a threaded server on 127.0.0.1 that answers from a Site."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from crawler.mirror.plan import Resource
+from crawler.mirror.site import Site
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+TEXT = "text/plain; charset=utf-8"
+WNID_LENGTH = 9  # "n" + 8 digits
+
+
+class MirrorServer(ThreadingHTTPServer):
+    """One thread per connection; holding threads (timeouts, latency) never block others."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024
+
+    def __init__(self, port: int) -> None:
+        super().__init__((LOOPBACK, port), MirrorHandler)
+        self.site: Site | None = None
+        self.stopping = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/``."""
+        return f"http://{LOOPBACK}:{self.server_address[1]}/"
+
+
+def closed_port() -> int:
+    """A 127.0.0.1 port that was free a moment ago (nothing listens there: connections are refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+class MirrorHandler(BaseHTTPRequestHandler):
+    """Routes a GET or HEAD to the text API or to the site's route table."""
+
+    server: MirrorServer
+    protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
+    server_version = "synthset-mirror/1"
+    sys_version = ""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        """Answer a GET."""
+        self._answer(send_body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        """Answer a HEAD (headers only)."""
+        self._answer(send_body=False)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        """Requests are logged at DEBUG only (stdout belongs to the base-URL line)."""
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def _answer(self, send_body: bool) -> None:
+        site = self.server.site
+        assert site is not None
+        parts = urlsplit(self.path)
+        try:
+            if parts.path.startswith("/api/text/"):
+                status, ctype, body = self._api(
+                    site, parts.path[len("/api/text/") :], parse_qs(parts.query)
+                )
+                self._send(status, ctype, body, None, send_body)
+                return
+            resource = site.planner.routes.get(parts.path)
+            if resource is None:
+                self._send(404, TEXT, b"not found\n", None, send_body)
+                return
+            self._serve(site, parts.path, resource, send_body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _serve(self, site: Site, path: str, resource: Resource, send_body: bool) -> None:
+        delay = resource.hold_s + (site.options.latency_ms / 1000 if resource.image else 0.0)
+        if delay and self.server.stopping.wait(delay):
+            self.close_connection = True
+            return
+        body = site.planner.body(path)
+        self._send(resource.status, resource.content_type, body, resource.location, send_body)
+
+    def _api(
+        self, site: Site, endpoint: str, query: dict[str, list[str]]
+    ) -> tuple[int, str, bytes]:
+        wnid = query.get("wnid", [""])[0]
+        if len(wnid) != WNID_LENGTH or not wnid.startswith("n") or not wnid[1:].isdigit():
+            return 400, TEXT, b"bad or missing wnid\n"
+        answers = {
+            "imagenet.synset.geturls": site.geturls,
+            "imagenet.synset.geturls.getmapping": site.getmapping,
+            "wordnet.synset.getwords": site.getwords,
+            "wordnet.structure.hyponym": lambda w: site.hyponym(
+                w, query.get("full", ["0"])[0] == "1"
+            ),
+        }
+        answer = answers.get(endpoint)
+        if answer is None:
+            return 404, TEXT, b"unknown API endpoint\n"
+        return 200, TEXT, answer(wnid)
+
+    def _send(
+        self, status: int, ctype: str, body: bytes, location: str | None, send_body: bool
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        if location:
+            self.send_header("Location", location)
+        self.end_headers()
+        if send_body and body:
+            self.wfile.write(body)
