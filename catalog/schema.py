@@ -107,6 +107,22 @@ MIGRATIONS: dict[int, str] = {
         stats TEXT
     );
     """,
+    4: """
+    -- Human dedup decisions (curate review --duplicates); `curate dedup` reruns respect them.
+    CREATE TABLE not_duplicates (
+        sha256_a TEXT NOT NULL,     -- the smaller sha256 of a pair a reviewer said differ
+        sha256_b TEXT NOT NULL,
+        decided_at TEXT NOT NULL,
+        PRIMARY KEY (sha256_a, sha256_b),
+        CHECK (sha256_a < sha256_b)
+    );
+    CREATE TABLE keeper_choices (
+        sha256 TEXT PRIMARY KEY,    -- an image a reviewer placed in a duplicate group
+        keeper TEXT NOT NULL,       -- the image kept for that group (itself for the keeper)
+        decided_at TEXT NOT NULL
+    );
+    CREATE INDEX keeper_choices_keeper ON keeper_choices (keeper);
+    """,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
