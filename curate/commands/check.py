@@ -1,9 +1,138 @@
-"""`curate check` (placeholder until implemented)."""
+"""`curate check`: judge fetched URLs and stored images (a thin adapter over curate.check)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.table import Table
+
+from catalog import open_catalog
+from curate.check import STATUSES, CheckOptions, CheckReport, check_images
+from curate.commands.phase_progress import phase_progress
+from curate.decode import DEFAULT_MAX_PIXELS
+from curate.placeholders import DEFAULT_RADIUS
+from curate.recheck import RecheckOptions
+from synthset.cli import data_option
+
+
+def report_table(report: CheckReport) -> Table:
+    """The counts of one check run as a rich table."""
+    table = Table(title=f"curate check (run {report.run_id}, {report.seconds:.1f} s)")
+    table.add_column("status")
+    table.add_column("count", justify="right")
+    for status in STATUSES:
+        count = report.dead_urls if status == "dead" else report.statuses.get(status, 0)
+        table.add_row(status + (" (URLs)" if status == "dead" else ""), str(count))
+    table.add_row("images judged", str(report.checked), style="bold")
+    table.add_row(
+        "placeholders by hash / by shared URLs",
+        f"{report.placeholders_matched} / {report.placeholders_shared}",
+    )
+    if report.rechecked:
+        table.add_row("dead URLs rechecked / revived", f"{report.rechecked} / {report.revived}")
+    return table
 
 
 @click.command("check")
-def check() -> None:
-    """Not implemented yet."""
-    raise click.ClickException("curate check is not implemented yet")
+@data_option
+@click.option("--all", "everything", is_flag=True, help="Re-judge images already checked.")
+@click.option(
+    "--min-side",
+    default=32,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Images whose shorter side is below this many pixels are too_small.",
+)
+@click.option(
+    "--workers",
+    default=os.cpu_count() or 1,
+    show_default="all cores",
+    type=click.IntRange(1),
+    help="Processes decoding and hashing images.",
+)
+@click.option(
+    "--batch-size",
+    default=256,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Judgments committed per transaction.",
+)
+@click.option(
+    "--max-pixels",
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Larger images are refused as decompression bombs.",
+)
+@click.option(
+    "--placeholder-radius",
+    default=DEFAULT_RADIUS,
+    show_default=True,
+    type=click.IntRange(0, 64),
+    help="pHash bits from a known placeholder that match.",
+)
+@click.option(
+    "--shared-urls",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0),
+    help="One picture under this many differently named URLs is a placeholder (0: off).",
+)
+@click.option("--recheck", is_flag=True, help="Probe dead http(s) links again before judging.")
+@click.option(
+    "--retries",
+    default=2,
+    show_default=True,
+    type=click.IntRange(0),
+    help="With --recheck: extra tries on network errors and 5xx/429.",
+)
+@click.option(
+    "--timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="With --recheck: seconds per attempt.",
+)
+@click.option("--limit", type=click.IntRange(1), help="Judge at most this many images this run.")
+def check(
+    data_dir: Path,
+    everything: bool,
+    min_side: int,
+    workers: int,
+    batch_size: int,
+    max_pixels: int,
+    placeholder_radius: int,
+    shared_urls: int,
+    recheck: bool,
+    retries: int,
+    timeout: float,
+    limit: int | None,
+) -> None:
+    """Judge every fetched URL and stored image with a status and a reason.
+
+    Statuses: ok, dead (network error or HTTP >= 400), empty, corrupt, not_image,
+    placeholder, too_small. Only images never checked are judged unless --all;
+    rerunning after an interruption picks up where it stopped.
+
+    \b
+        curate check --recheck --min-side 64
+    """
+    options = CheckOptions(
+        everything=everything,
+        min_side=min_side,
+        max_pixels=max_pixels,
+        workers=workers,
+        batch_size=batch_size,
+        placeholder_radius=placeholder_radius,
+        shared_urls=shared_urls,
+        recheck=recheck,
+        recheck_options=RecheckOptions(retries=retries, timeout_s=timeout),
+        limit=limit,
+    )
+    console = Console()
+    with open_catalog(data_dir, create=False) as catalog, phase_progress(console) as progress:
+        report = check_images(catalog, options, progress=progress)
+    console.print(report_table(report))
