@@ -1,0 +1,62 @@
+"""Downloader middlewares: refuse non-http(s) URLs, and retry with exponential backoff."""
+
+from __future__ import annotations
+
+import logging
+
+from scrapy import Request
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.settings import BaseSettings
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import task
+
+from crawler.urlsafety import RefusedScheme, refusal
+
+logger = logging.getLogger(__name__)
+
+RETRY_DELAY_META = "synthset_retry_delay"  # seconds to wait before this retry goes out
+
+
+class SchemeGuardMiddleware:
+    """Refuses every request whose URL is not http(s) with a host, redirects included.
+
+    Placed first, so neither robots.txt nor a download handler ever sees such a URL.
+    """
+
+    def process_request(self, request: Request) -> None:
+        """Raise :class:`RefusedScheme` (an IgnoreRequest) for a URL that must not be fetched."""
+        token = refusal(request.url)
+        if token is not None:
+            raise RefusedScheme(f"refusing {token} URL {request.url[:200]!r}")
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's RetryMiddleware, with retry N waiting ``RETRY_BACKOFF_BASE * 2**(N-1)`` seconds.
+
+    Settings: ``RETRY_BACKOFF_BASE`` (seconds, 0 disables the wait) and
+    ``RETRY_BACKOFF_MAX`` (seconds, the cap). The wait holds only the retried request.
+    """
+
+    def __init__(self, settings: BaseSettings) -> None:
+        super().__init__(settings)
+        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 1.0)
+        self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX", 30.0)
+
+    def backoff_delay(self, retry_times: int) -> float:
+        """Seconds to wait before retry number ``retry_times`` (1 for the first retry)."""
+        return min(self.backoff_max, self.backoff_base * 2 ** max(0, retry_times - 1))
+
+    def _retry(self, request: Request, reason: str | Exception | type[Exception]) -> Request | None:
+        retry = super()._retry(request, reason)
+        if retry is not None and self.backoff_base > 0:
+            retry.meta[RETRY_DELAY_META] = self.backoff_delay(retry.meta.get("retry_times", 1))
+        return retry
+
+    async def process_request(self, request: Request) -> None:
+        """Hold a retried request for its backoff delay, then let it through."""
+        delay = request.meta.pop(RETRY_DELAY_META, 0.0)
+        if delay > 0:
+            from twisted.internet import reactor  # the one Scrapy installed
+
+            logger.debug("waiting %.2f s before retrying %s", delay, request.url)
+            await maybe_deferred_to_future(task.deferLater(reactor, delay, lambda: None))

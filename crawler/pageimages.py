@@ -1,0 +1,91 @@
+"""Finding image URLs and followable links in an HTML page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from parsel import Selector
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".avif"}
+)
+OG_IMAGE_PROPERTIES = ("og:image", "og:image:url", "og:image:secure_url")
+_DESCRIPTOR = re.compile(r"^(\d+(?:\.\d+)?)([wx])$")
+
+
+def largest_srcset_candidate(srcset: str) -> str | None:
+    """The URL of the largest candidate of a ``srcset`` (by width, else by density).
+
+    A candidate without a descriptor counts as ``1x``; ``w`` descriptors beat ``x``.
+    """
+    best: tuple[int, float] | None = None
+    best_url = None
+    for candidate in re.split(r",\s+|,(?=\S+\s)", srcset.strip()):
+        parts = candidate.strip().split()
+        if not parts:
+            continue
+        url, descriptor = parts[0].rstrip(","), (parts[1] if len(parts) > 1 else "1x")
+        match = _DESCRIPTOR.match(descriptor.lower())
+        rank = (1 if match.group(2) == "w" else 0, float(match.group(1))) if match else (0, 1.0)
+        if best is None or rank > best:
+            best, best_url = rank, url
+    return best_url
+
+
+def looks_like_image(url: str) -> bool:
+    """Whether the path of ``url`` ends in an image file extension."""
+    path = urlsplit(url).path.lower()
+    return any(path.endswith(ext) for ext in IMAGE_EXTENSIONS)
+
+
+def _absolute(base: str, link: str | None) -> str | None:
+    link = (link or "").strip()
+    if not link:
+        return None
+    return urldefrag(urljoin(base, link)).url if not link.startswith("data:") else link
+
+
+def image_urls(html: str, base_url: str) -> list[str]:
+    """Absolute image URLs of a page, each once.
+
+    Sources: ``<img src>``, ``data-src``, the largest ``srcset``/``data-srcset``
+    candidate (also of ``<picture><source>``), ``og:image`` meta tags, and ``<a href>``
+    links to image files.
+    """
+    page = Selector(text=html)
+    base = _absolute(base_url, page.css("base::attr(href)").get()) or base_url
+    found: dict[str, None] = {}
+
+    def add(link: str | None) -> None:
+        url = _absolute(base, link)
+        if url:
+            found.setdefault(url, None)
+
+    for prop in OG_IMAGE_PROPERTIES:
+        for content in page.css(f'meta[property="{prop}"]::attr(content)').getall():
+            add(content)
+    for node in page.xpath("//img | //picture/source"):
+        add(node.attrib.get("src"))
+        add(node.attrib.get("data-src"))
+        for attribute in ("srcset", "data-srcset"):
+            if node.attrib.get(attribute):
+                add(largest_srcset_candidate(node.attrib[attribute]))
+    for href in page.css("a::attr(href)").getall():
+        url = _absolute(base, href)
+        if url and looks_like_image(url):
+            add(url)
+    return list(found)
+
+
+def page_links(html: str, base_url: str) -> Iterator[str]:
+    """Absolute URLs (fragments dropped) of the page's ``<a href>`` links that are not images."""
+    page = Selector(text=html)
+    base = _absolute(base_url, page.css("base::attr(href)").get()) or base_url
+    seen: set[str] = set()
+    for href in page.css("a::attr(href)").getall():
+        url = _absolute(base, href)
+        if url and url not in seen and not looks_like_image(url):
+            seen.add(url)
+            yield url

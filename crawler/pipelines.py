@@ -1,0 +1,140 @@
+"""The item pipeline: batches the spiders' facts into catalog transactions, a run row per crawl."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Self
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from twisted.internet import task
+
+from catalog import Catalog, open_catalog
+from catalog.harvest import DiscoveredUrl, FetchResult, record_discovered, record_fetches
+from catalog.runs import finish_run, start_run
+from catalog.synsets import Synset, record_synsets
+
+logger = logging.getLogger(__name__)
+
+
+class CatalogPipeline:
+    """Collects Synset, DiscoveredUrl and FetchResult items and writes them in batches.
+
+    A batch is written when ``CATALOG_FLUSH_ITEMS`` items are waiting, every
+    ``CATALOG_FLUSH_SECONDS`` seconds, and when the spider closes; never one
+    transaction per item. Within a batch synsets go first, then discoveries, then
+    fetches, so a fetch always lands on (or creates) its URL's row.
+    """
+
+    def __init__(self, data_dir: Path, flush_items: int = 100, flush_seconds: float = 2.0) -> None:
+        if flush_items < 1 or flush_seconds <= 0:
+            raise NotConfigured("CATALOG_FLUSH_ITEMS must be >= 1 and CATALOG_FLUSH_SECONDS > 0")
+        self.data_dir = Path(data_dir)
+        self.flush_items = flush_items
+        self.flush_seconds = flush_seconds
+        self.crawler: Crawler | None = None
+        self.catalog: Catalog | None = None
+        self.run_id: int | None = None
+        self.synsets: list[Synset] = []
+        self.discovered: list[DiscoveredUrl] = []
+        self.fetched: list[FetchResult] = []
+        self.counts: Counter[str] = Counter()
+        self._timer: task.LoopingCall | None = None
+        # item type -> the list it waits in; looked up along the item's MRO
+        self._queues: dict[type, list[Any]] = {
+            Synset: self.synsets,
+            DiscoveredUrl: self.discovered,
+            FetchResult: self.fetched,
+        }
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Build from settings SYNTHSET_DATA, CATALOG_FLUSH_ITEMS and CATALOG_FLUSH_SECONDS."""
+        settings = crawler.settings
+        if not settings.get("SYNTHSET_DATA"):
+            raise NotConfigured("set SYNTHSET_DATA to the data directory (catalog.db, images/)")
+        pipeline = cls(
+            Path(settings["SYNTHSET_DATA"]),
+            flush_items=settings.getint("CATALOG_FLUSH_ITEMS", 100),
+            flush_seconds=settings.getfloat("CATALOG_FLUSH_SECONDS", 2.0),
+        )
+        pipeline.crawler = crawler
+        return pipeline
+
+    @property
+    def pending(self) -> int:
+        """Items waiting for the next flush."""
+        return len(self.synsets) + len(self.discovered) + len(self.fetched)
+
+    def open_spider(self) -> None:
+        """Open the catalog, record the run, and start the periodic flush."""
+        self.catalog = open_catalog(self.data_dir)
+        spider = self.crawler.spider if self.crawler else None
+        name = getattr(spider, "name", "?")
+        run_args: Callable[[], dict[str, Any]] | None = getattr(spider, "run_args", None)
+        self.run_id = start_run(self.catalog, f"crawl {name}", run_args() if run_args else {})
+        self._timer = task.LoopingCall(self.flush)
+        self._timer.start(self.flush_seconds, now=False)
+
+    def process_item(self, item: Any) -> Any:
+        """Queue a fact for the next batch; other items pass through untouched."""
+        for cls in type(item).__mro__:
+            queue = self._queues.get(cls)
+            if queue is not None:
+                queue.append(item)
+                break
+        if self.pending >= self.flush_items:
+            self.flush()
+        return item
+
+    def flush(self) -> None:
+        """Write every waiting item to the catalog (a few transactions, one per kind)."""
+        if not self.pending or self.catalog is None:
+            return
+        started = time.monotonic()
+        synsets, discovered, fetched = list(self.synsets), list(self.discovered), list(self.fetched)
+        self.synsets.clear()
+        self.discovered.clear()
+        self.fetched.clear()
+        if synsets:
+            record_synsets(self.catalog, synsets)
+            self.counts["synsets"] += len(synsets)
+        if discovered:
+            self.counts["discovered"] += record_discovered(self.catalog, discovered)
+        if fetched:
+            self.counts["new_images"] += record_fetches(self.catalog, fetched)
+            self._count_fetches(fetched)
+        self.counts["flushes"] += 1
+        logger.debug(
+            "flushed %(n)d items in %(s).3f s",
+            {"n": len(synsets) + len(discovered) + len(fetched), "s": time.monotonic() - started},
+        )
+
+    def _count_fetches(self, fetched: list[FetchResult]) -> None:
+        stats = self.crawler.stats if self.crawler else None
+        for result in fetched:
+            self.counts["fetched"] += 1
+            key = f"error/{result.error}" if result.error else f"status/{result.http_status}"
+            self.counts[key] += 1
+            if result.body is not None:
+                self.counts["stored"] += 1
+            if stats is not None:
+                stats.inc_value(f"synthset/{key}")
+
+    def close_spider(self) -> None:
+        """Flush what is left, finish the run row with its counts, close the catalog."""
+        if self._timer is not None and self._timer.running:
+            self._timer.stop()
+        self.flush()
+        if self.catalog is None:
+            return
+        stats = dict(sorted(self.counts.items()))
+        if self.run_id is not None:
+            finish_run(self.catalog, self.run_id, stats)
+        logger.info("harvest recorded: %(stats)s", {"stats": stats})
+        self.catalog.close()
+        self.catalog = None

@@ -1,0 +1,63 @@
+"""Crawl defaults for both spiders: polite, bounded, and recording facts into the catalog.
+
+Every component reads these through ``from_crawler``; override any of them per run
+with ``scrapy crawl ... -s NAME=VALUE``. Keep related settings grouped, with units.
+"""
+
+from synthset import __version__
+from synthset.paths import default_data_dir
+
+BOT_NAME = "synthset"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+PROJECT_URL = "https://github.com/synthset/synthset"
+
+# --- Where facts go -------------------------------------------------------------------------
+SYNTHSET_DATA = str(default_data_dir())  # data directory: catalog.db and images/
+CATALOG_FLUSH_ITEMS = 100  # items per catalog write batch
+CATALOG_FLUSH_SECONDS = 2.0  # seconds: a part-filled batch is written at least this often
+
+# --- Where URLs come from -------------------------------------------------------------------
+IMAGENET_API_URL = "https://image-net.org/"  # root of the legacy text API (api/text/...)
+WORDNET_DIR = "/usr/share/wordnet"  # WordNet 3.0 data.noun/index.noun (Debian: wordnet-base)
+
+# --- Politeness -----------------------------------------------------------------------------
+USER_AGENT = f"synthset/{__version__} (+{PROJECT_URL})"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 64  # requests in flight, all hosts together
+CONCURRENT_REQUESTS_PER_DOMAIN = 4  # requests in flight per host
+DOWNLOAD_DELAY = 0.25  # seconds between requests to one host (AutoThrottle adjusts it)
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0  # seconds
+AUTOTHROTTLE_MAX_DELAY = 30.0  # seconds
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0  # average requests in flight per host
+COOKIES_ENABLED = False  # image hosts need none; fewer tracking headers sent
+
+# --- Limits ---------------------------------------------------------------------------------
+DOWNLOAD_TIMEOUT = 30  # seconds per request
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024  # bytes; a larger body is abandoned, error too_large
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024  # bytes; a larger body is logged
+REDIRECT_MAX_TIMES = 10  # hops per request
+# Only http(s) is ever fetched: no handlers for file:, data:, s3:, ftp: (see SchemeGuardMiddleware).
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
+
+# --- Failures -------------------------------------------------------------------------------
+HTTPERROR_ALLOW_ALL = True  # a 404 or 500 is a fact to record, not an error to drop
+RETRY_ENABLED = True
+RETRY_TIMES = 2  # retries after the first attempt (5xx, 408, 429, timeouts, resets)
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+RETRY_BACKOFF_BASE = 1.0  # seconds before the first retry; doubles per retry; 0 = no wait
+RETRY_BACKOFF_MAX = 30.0  # seconds, the longest wait before a retry
+RETRY_GIVE_UP_LOG_LEVEL = "INFO"  # giving up is an ordinary, recorded outcome
+
+# --- Components -----------------------------------------------------------------------------
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.SchemeGuardMiddleware": 40,  # before robots.txt and everything else
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,  # where RetryMiddleware was
+}
+ITEM_PIPELINES = {"crawler.pipelines.CatalogPipeline": 300}
+
+# --- Engine ---------------------------------------------------------------------------------
+LOG_LEVEL = "INFO"
+TELNETCONSOLE_ENABLED = False
