@@ -23,7 +23,6 @@ from catalog.checks import (
     clear_stale_dead,
     failed_urls,
     images_to_check,
-    list_placeholders,
     mark_placeholders,
     ok_image_hashes,
     record_image_checks,
@@ -36,7 +35,7 @@ from catalog.harvest import FetchResult, record_fetches
 from catalog.runs import finish_run, start_run
 from curate.decode import DEFAULT_MAX_PIXELS
 from curate.judge import DEFAULT_MIN_SIDE, JudgeOptions, judge_files
-from curate.placeholders import DEFAULT_RADIUS, Placeholder, load_builtin, match_placeholder
+from curate.placeholders import DEFAULT_RADIUS, known_placeholders, match_placeholder
 from curate.recheck import Probe, RecheckOptions, recheck_urls
 
 log = logging.getLogger(__name__)
@@ -266,9 +265,7 @@ def find_placeholders(catalog: Catalog, options: CheckOptions) -> tuple[list[tup
     names. A crawl that meets the same photo twice, or a CDN copy under the same name, is
     not flagged; a host that answers every missing photo with one picture is.
     """
-    known = load_builtin() + [
-        Placeholder(name, phash, "catalog") for phash, name, _ in list_placeholders(catalog)
-    ]
+    known = known_placeholders(catalog)
     marks: dict[str, str] = {}
     for sha256, phash in ok_image_hashes(catalog):
         found = match_placeholder(phash, known, options.placeholder_radius)

@@ -17,7 +17,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from catalog.checks import add_placeholder, list_placeholders
+from catalog.db import Catalog
+from curate.decode import DecodedImage, decode_image
 from curate.hashing import hamming, hash_pixels
+from synthset.errors import SynthsetError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,41 @@ class Placeholder:
     name: str
     phash: int
     origin: str  # "built-in" or "catalog"
+
+
+class PlaceholderNotImage(SynthsetError):
+    """A file given to ``curate placeholder add`` does not decode as an image."""
+
+
+@dataclass(frozen=True)
+class AddedPlaceholder:
+    """The outcome of adding one placeholder picture to a catalog."""
+
+    name: str
+    phash: int
+    new: bool  # False when this pHash was already in the catalog
+
+
+def add_placeholder_file(catalog: Catalog, path: Path, name: str | None = None) -> AddedPlaceholder:
+    """Decode ``path``, hash it as ``curate check`` does, and remember it as a placeholder.
+
+    :raises PlaceholderNotImage: when the file does not fully decode.
+    """
+    decoded = decode_image(Path(path).read_bytes())
+    if not isinstance(decoded, DecodedImage):
+        raise PlaceholderNotImage(
+            f"{path} is not a usable image ({decoded.status}: {decoded.reason}); "
+            "give a picture file that decodes"
+        )
+    phash = hash_pixels(decoded.pixels).phash
+    label = name or Path(path).name
+    return AddedPlaceholder(name=label, phash=phash, new=add_placeholder(catalog, phash, label))
+
+
+def known_placeholders(catalog: Catalog) -> list[Placeholder]:
+    """The built-in placeholders followed by the ones added to this catalog."""
+    added = [Placeholder(name, phash, "catalog") for phash, name, _ in list_placeholders(catalog)]
+    return load_builtin() + added
 
 
 def draw_unavailable_tile(width: int = 500, height: int = 374) -> Image.Image:

@@ -1,0 +1,354 @@
+"""curate check: real image bytes of every kind through a real catalog, the CLI and the library."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import imagegen
+import imagehash
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from catalog import open_catalog
+from catalog.harvest import FetchResult, record_fetches
+from curate.check import CheckOptions, check_images
+from curate.cli import cli
+from curate.decode import DecodedImage, decode_image
+from curate.hashing import hamming, hash_to_int64, int64_to_hash
+from curate.recheck import RecheckOptions
+
+IMAGE_COLUMNS = (
+    "sha256", "status", "reason", "format", "width", "height", "mode", "frames",
+    "pixel_sha256", "phash", "dhash", "whash",
+)  # fmt: skip
+
+
+def fetched(
+    url: str, body: bytes | None = None, status: int | None = 200, error: str | None = None
+):
+    """The facts of one fetch, as the crawler records them."""
+    return FetchResult(url, "imagenet", "n07631926", http_status=status, error=error, body=body)
+
+
+def build(data_dir, results) -> None:
+    """A catalog in ``data_dir`` holding ``results``."""
+    with open_catalog(data_dir) as catalog:
+        record_fetches(catalog, results)
+
+
+def every_kind() -> list[FetchResult]:
+    """One URL per image kind, plus dead links."""
+    results = [
+        fetched(f"http://img.test/{name}.jpg", body) for name, (body, _) in imagegen.kinds().items()
+    ]
+    return results + [
+        fetched("http://img.test/gone.jpg", status=404),
+        fetched("http://img.test/broken.jpg", status=500),
+        fetched("http://down.test/a.jpg", status=None, error="refused"),
+        fetched("ftp://img.test/b.jpg", status=None, error="bad_scheme"),
+    ]
+
+
+def image_rows(data_dir) -> dict[str, dict]:
+    """Image judgments by URL (the stable part: no timestamps)."""
+    with open_catalog(data_dir, create=False) as catalog:
+        rows = catalog.conn.execute(
+            f"SELECT u.url, {', '.join('i.' + c for c in IMAGE_COLUMNS)} "
+            "FROM urls u JOIN images i ON i.sha256 = u.sha256 ORDER BY u.url"
+        )
+        return {row["url"]: dict(row) for row in rows}
+
+
+def url_judgments(data_dir) -> dict[str, tuple]:
+    with open_catalog(data_dir, create=False) as catalog:
+        rows = catalog.conn.execute("SELECT url, status, reason FROM urls ORDER BY url")
+        return {row["url"]: (row["status"], row["reason"]) for row in rows}
+
+
+def run_check(data_dir, *args: str):
+    result = CliRunner().invoke(
+        cli, ["check", "--workers", "1", *args], env={"SYNTHSET_DATA": str(data_dir)}
+    )
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_every_kind_gets_its_status_through_the_cli(data_dir):
+    build(data_dir, every_kind())
+    result = run_check(data_dir)
+    rows = image_rows(data_dir)
+    for name, (_, expected) in imagegen.kinds().items():
+        row = rows[f"http://img.test/{name}.jpg"]
+        assert row["status"] == expected, (name, row["reason"])
+        assert row["reason"]
+    assert "dead" in result.output and "placeholder" in result.output
+    judged = url_judgments(data_dir)
+    assert judged["http://img.test/gone.jpg"] == ("dead", "HTTP 404 Not Found")
+    assert judged["http://img.test/broken.jpg"][1].startswith("HTTP 500")
+    assert judged["http://down.test/a.jpg"] == ("dead", "connection refused (refused)")
+    assert judged["ftp://img.test/b.jpg"][0] == "dead"
+    assert judged["http://img.test/jpeg.jpg"] == (None, None)  # fetched fine: not dead
+
+
+def test_measurements_and_special_encodings(data_dir):
+    build(data_dir, every_kind())
+    run_check(data_dir)
+    rows = image_rows(data_dir)
+    rotated = rows["http://img.test/exif_rotated.jpg"]
+    assert (rotated["width"], rotated["height"]) == (160, 120)  # stored 120x160, EXIF turns it
+    assert rows["http://img.test/cmyk.jpg"]["mode"] == "CMYK"
+    assert rows["http://img.test/png16_gray.jpg"]["mode"].startswith("I")
+    assert rows["http://img.test/animated_gif.jpg"]["frames"] == 3
+    assert rows["http://img.test/palette.jpg"]["format"] == "PNG"
+    assert "decompression bomb" in rows["http://img.test/bomb.jpg"]["reason"]
+    assert rows["http://img.test/truncated_jpeg.jpg"]["reason"].startswith("truncated")
+    assert rows["http://img.test/html.jpg"]["reason"] == "HTML document, not an image"
+    ok = [r for r in rows.values() if r["status"] == "ok"]
+    for row in ok:
+        for column in ("phash", "dhash", "whash"):
+            assert -(2**63) <= row[column] < 2**63
+        assert len(row["pixel_sha256"]) == 64
+    # Same picture in PNG and in 16-bit PNG greyscale are different arrays; CMYK is lossy.
+    assert len({r["pixel_sha256"] for r in ok}) == len(ok)
+
+
+def test_same_pixels_in_another_encoding_share_pixel_sha256(data_dir):
+    png, bmp = imagegen.png(seed=21), imagegen.bmp(seed=21)
+    build(data_dir, [fetched("http://a.test/x.png", png), fetched("http://a.test/x.bmp", bmp),
+                     fetched("http://a.test/y.jpg", imagegen.jpeg(seed=21))])  # fmt: skip
+    run_check(data_dir)
+    rows = image_rows(data_dir)
+    assert rows["http://a.test/x.png"]["sha256"] != rows["http://a.test/x.bmp"]["sha256"]
+    assert (
+        rows["http://a.test/x.png"]["pixel_sha256"] == rows["http://a.test/x.bmp"]["pixel_sha256"]
+    )
+    assert (
+        rows["http://a.test/y.jpg"]["pixel_sha256"] != rows["http://a.test/x.png"]["pixel_sha256"]
+    )
+    assert hamming(rows["http://a.test/y.jpg"]["phash"], rows["http://a.test/x.png"]["phash"]) <= 4
+
+
+def test_decoding_normalises_modes_honestly():
+    gray16 = decode_image(imagegen.png16_gray(seed=4))
+    expected = np.asarray(imagegen.picture(seed=4).convert("L"))
+    assert isinstance(gray16, DecodedImage) and gray16.pixels.dtype == np.uint8
+    assert np.array_equal(gray16.pixels, expected)  # scaled from 16 bits, not clipped to 255
+    rgba = decode_image(imagegen.rgba_png(seed=7))
+    assert rgba.pixels.shape == (120, 160, 3)
+    assert tuple(rgba.pixels[0, 0]) == (255, 255, 255)  # transparent corner onto white
+    rotated = decode_image(imagegen.exif_rotated_jpeg(seed=9))
+    upright = np.asarray(imagegen.picture(seed=9), dtype=np.int16)
+    assert np.abs(rotated.pixels.astype(np.int16) - upright).mean() < 6
+    cmyk = decode_image(imagegen.cmyk_jpeg(seed=3))
+    assert (
+        np.abs(cmyk.pixels.astype(np.int16) - np.asarray(imagegen.picture(seed=3), np.int16)).mean()
+        < 8
+    )
+
+
+def test_hash_int64_round_trip():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        bits = rng.random((8, 8)) < 0.5
+        original = imagehash.ImageHash(bits)
+        value = hash_to_int64(original)
+        assert -(2**63) <= value < 2**63
+        assert int64_to_hash(value) == original
+        assert (value & (2**64 - 1)) == int(str(original), 16)  # imagehash's own hex order
+    top = imagehash.ImageHash(np.eye(8, dtype=bool)[::-1] | (np.arange(64).reshape(8, 8) == 0))
+    assert hash_to_int64(top) < 0
+    assert hamming(-1, 0) == 64 and hamming(5, 4) == 1
+
+
+def test_too_small_follows_min_side_with_a_control(data_dir):
+    build(data_dir, [fetched("http://a.test/tiny.png", imagegen.png(40, 20, seed=3))])
+    run_check(data_dir)
+    assert image_rows(data_dir)["http://a.test/tiny.png"]["status"] == "too_small"
+    run_check(data_dir, "--all", "--min-side", "16")
+    assert image_rows(data_dir)["http://a.test/tiny.png"]["status"] == "ok"
+
+
+def test_pixel_cap_refuses_with_a_control(data_dir):
+    build(data_dir, [fetched("http://a.test/big.png", imagegen.png(200, 100, seed=3))])
+    run_check(data_dir, "--max-pixels", "19999")
+    row = image_rows(data_dir)["http://a.test/big.png"]
+    assert (
+        row["status"] == "corrupt" and "20000 pixels exceeds the 19999-pixel cap" in row["reason"]
+    )
+    run_check(data_dir, "--all", "--max-pixels", "20000")
+    assert image_rows(data_dir)["http://a.test/big.png"]["status"] == "ok"
+
+
+def test_placeholders_match_built_in_set_at_other_sizes_and_qualities(data_dir):
+    from crawler.mirror.drawing import draw_placeholder
+
+    mirror_tile = imagegen.encode(draw_placeholder(320, 240), "JPEG", quality=80)
+    flickr_big = imagegen.encode(
+        Image.open(__import__("io").BytesIO(imagegen.placeholder(1000, 748))), "JPEG", quality=60
+    )
+    build(data_dir, [
+        fetched("http://a.test/mirror.jpg", mirror_tile),
+        fetched("http://a.test/flickr.jpg", flickr_big),
+        *[fetched(f"http://a.test/p{i}.jpg", imagegen.jpeg(400, 300, seed=i)) for i in range(40)],
+    ])  # fmt: skip
+    run_check(data_dir)
+    rows = image_rows(data_dir)
+    assert rows["http://a.test/mirror.jpg"]["status"] == "placeholder"
+    assert "mirror photo-unavailable" in rows["http://a.test/mirror.jpg"]["reason"]
+    assert rows["http://a.test/flickr.jpg"]["status"] == "placeholder"
+    assert all(rows[f"http://a.test/p{i}.jpg"]["status"] == "ok" for i in range(40))  # control
+
+
+def test_one_picture_under_many_names_is_a_placeholder_but_plain_duplicates_are_not(data_dir):
+    stand_in, copied, mirrored = imagegen.png(seed=31), imagegen.png(seed=32), imagegen.png(seed=33)
+    build(data_dir, [
+        *[fetched(f"http://farm{i % 2}.test/123/{i}_abc.jpg", stand_in) for i in range(5)],
+        *[fetched(f"http://site{i}.test/copy{i}.jpg", copied) for i in range(4)],  # 4 < 5
+        *[fetched(f"http://cdn{i}.test/img/cake.jpg", mirrored) for i in range(6)],  # one name
+    ])  # fmt: skip
+    run_check(data_dir)
+    rows = image_rows(data_dir)
+    assert rows["http://farm0.test/123/0_abc.jpg"]["status"] == "placeholder"
+    assert "5 URLs with 5 different names" in rows["http://farm0.test/123/0_abc.jpg"]["reason"]
+    assert rows["http://site0.test/copy0.jpg"]["status"] == "ok"
+    assert rows["http://cdn0.test/img/cake.jpg"]["status"] == "ok"
+    run_check(data_dir, "--shared-urls", "0", "--all")  # rule off: the control
+    assert image_rows(data_dir)["http://farm0.test/123/0_abc.jpg"]["status"] == "ok"
+
+
+def test_rerun_is_idempotent_and_counts_go_to_runs(data_dir):
+    build(data_dir, every_kind())
+    run_check(data_dir)
+    first = image_rows(data_dir), url_judgments(data_dir)
+    second_output = run_check(data_dir).output
+    assert (image_rows(data_dir), url_judgments(data_dir)) == first
+    run_check(data_dir, "--all")
+    assert (image_rows(data_dir), url_judgments(data_dir)) == first
+    with open_catalog(data_dir, create=False) as catalog:
+        runs = catalog.conn.execute("SELECT command, stats FROM runs ORDER BY id").fetchall()
+    stats = [json.loads(row["stats"]) for row in runs]
+    assert [row["command"] for row in runs] == ["check"] * 3
+    kinds = Counter(expected for _, expected in imagegen.kinds().values())
+    assert stats[0]["statuses"] == {s: kinds.get(s, 0) for s in stats[0]["statuses"]}
+    assert stats[0]["dead_urls"] == 4 and stats[1]["checked"] == 0 and stats[2]["checked"] == 17
+    assert "images judged" in second_output
+
+
+def test_interrupted_check_converges_to_the_same_rows(tmp_path):
+    results = every_kind() + [
+        fetched(f"http://b.test/{i}.jpg", imagegen.jpeg(seed=100 + i)) for i in range(10)
+    ]
+    build(tmp_path / "whole", results)
+    build(tmp_path / "parts", results)
+    with open_catalog(tmp_path / "whole") as catalog:
+        check_images(catalog, CheckOptions(workers=1))
+    with open_catalog(tmp_path / "parts") as catalog:  # a run that stopped after 7 images
+        first = check_images(catalog, CheckOptions(workers=1, batch_size=3, limit=7))
+        assert first.checked == 7
+        unchecked = catalog.conn.execute("SELECT count(*) FROM images WHERE checked_at IS NULL")
+        assert unchecked.fetchone()[0] == 27 - 7
+    with open_catalog(tmp_path / "parts") as catalog:
+        assert check_images(catalog, CheckOptions(workers=1, batch_size=3)).checked == 20
+    assert image_rows(tmp_path / "parts") == image_rows(tmp_path / "whole")
+    assert url_judgments(tmp_path / "parts") == url_judgments(tmp_path / "whole")
+
+
+def test_parallel_workers_give_the_same_rows_as_one_process(tmp_path):
+    results = [
+        fetched(f"http://c.test/{i}.jpg", imagegen.jpeg(96, 80, seed=200 + i)) for i in range(60)
+    ]
+    results += every_kind()
+    for name, workers in (("one", 1), ("two", 2)):
+        build(tmp_path / name, results)
+        with open_catalog(tmp_path / name) as catalog:
+            seen: list[tuple[str, int, int]] = []
+            report = check_images(catalog, CheckOptions(workers=workers, batch_size=10),
+                                  progress=lambda *args, seen=seen: seen.append(args))  # fmt: skip
+            assert report.checked == 77 and seen[-1] == ("check", 77, 77)
+    assert image_rows(tmp_path / "two") == image_rows(tmp_path / "one")
+
+
+class FlakyHandler(BaseHTTPRequestHandler):
+    """/flaky.jpg: 503 on the first request, the picture after; /gone.jpg: always 404."""
+
+    hits: Counter = Counter()
+    body = imagegen.jpeg(seed=77)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.hits[self.path] += 1
+        if self.path == "/flaky.jpg" and self.hits[self.path] > 1:
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(self.body)))
+            self.end_headers()
+            self.wfile.write(self.body)
+            return
+        self.send_response(503 if self.path == "/flaky.jpg" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def flaky_server() -> Iterator[str]:
+    FlakyHandler.hits = Counter()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def recheck_catalog(data_dir, base: str) -> None:
+    build(data_dir, [
+        fetched(f"{base}/flaky.jpg", status=503),
+        fetched(f"{base}/gone.jpg", status=404),
+        fetched("ftp://img.test/b.jpg", status=None, error="bad_scheme"),
+    ])  # fmt: skip
+
+
+def test_recheck_revives_a_link_that_answers_on_retry(data_dir, flaky_server):
+    recheck_catalog(data_dir, flaky_server)
+    options = CheckOptions(
+        workers=1, recheck=True, recheck_options=RecheckOptions(retries=2, backoff_s=0, timeout_s=5)
+    )
+    with open_catalog(data_dir, create=False) as catalog:
+        report = check_images(catalog, options)
+    assert (report.rechecked, report.revived, report.dead_urls) == (3, 1, 2)
+    assert FlakyHandler.hits == {"/flaky.jpg": 2, "/gone.jpg": 1}  # 404 is final: not retried
+    judged = url_judgments(data_dir)
+    assert judged[f"{flaky_server}/flaky.jpg"] == (None, None)
+    assert judged[f"{flaky_server}/gone.jpg"] == (
+        "dead",
+        "HTTP 404 Not Found; rechecked: HTTP 404 after 1 try",
+    )
+    assert judged["ftp://img.test/b.jpg"][1].endswith("rechecked: not http(s), not probed")
+    revived = image_rows(data_dir)[f"{flaky_server}/flaky.jpg"]
+    assert revived["status"] == "ok" and revived["width"] == 160
+
+
+def test_recheck_without_retries_leaves_the_flaky_link_dead(data_dir, flaky_server):
+    recheck_catalog(data_dir, flaky_server)
+    result = run_check(data_dir, "--recheck", "--retries", "0", "--timeout", "5")
+    assert FlakyHandler.hits == {"/flaky.jpg": 1, "/gone.jpg": 1}
+    assert url_judgments(data_dir)[f"{flaky_server}/flaky.jpg"] == (
+        "dead", "HTTP 503 Service Unavailable; rechecked: HTTP 503 after 1 try",
+    )  # fmt: skip
+    assert "rechecked / revived" in result.output
+
+
+def test_missing_catalog_is_an_error(tmp_path):
+    result = CliRunner().invoke(cli, ["check", "--data", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: no catalog at ")
+    assert not (tmp_path / "nowhere").exists()
