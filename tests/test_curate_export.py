@@ -15,8 +15,11 @@ from click.testing import CliRunner
 from PIL import Image, ImageOps
 from skimage import data as samples
 
+from catalog.checks import ok_image_hashes
+from catalog.duplicates import DuplicateJudgment, replace_duplicates
 from catalog.harvest import FetchResult, record_fetches
 from catalog.reviews import record_decision
+from curate.check import CheckOptions, check_images
 from curate.cli import cli
 from curate.export import (
     EmptyExport,
@@ -86,15 +89,10 @@ def add_photos(catalog, items: dict[str, bytes]) -> dict[str, str]:
     return {name: hashlib.sha256(body).hexdigest() for name, body in items.items()}
 
 
-def judge(catalog, status: str = "ok", duplicates: dict[str, str] | None = None) -> None:
-    """Stand-in for `curate check` / `curate dedup` (not landed yet): set every image's status.
-
-    TODO: replace with curate.check.check_images and curate.dedup once they land.
-    """
-    with catalog.transaction() as conn:
-        conn.execute("UPDATE images SET status = ?, reason = 'test'", (status,))
-        for sha256, kept in (duplicates or {}).items():
-            conn.execute("UPDATE images SET duplicate_of = ? WHERE sha256 = ?", (kept, sha256))
+def check(catalog) -> None:
+    """The real `curate check`; every photo of :func:`photos` is judged ok."""
+    report = check_images(catalog, CheckOptions(workers=1))
+    assert report.statuses["ok"] == report.checked, report.statuses
 
 
 def accept_all(catalog, shas) -> None:
@@ -106,7 +104,7 @@ def accept_all(catalog, shas) -> None:
 def accepted(catalog):
     """A catalog whose photos are all ok and accepted; yields (catalog, name -> sha256)."""
     shas = add_photos(catalog, photos())
-    judge(catalog)
+    check(catalog)
     accept_all(catalog, shas.values())
     return catalog, shas
 
@@ -301,13 +299,16 @@ def test_reexport_is_byte_identical_whatever_the_worker_count(accepted, tmp_path
 
 def test_only_ok_kept_accepted_images_unless_unreviewed_are_included(catalog, tmp_path):
     bodies = photos()
-    shas = add_photos(catalog, bodies)
-    names = list(shas)
-    dup, rejected, skipped, undecided, broken = names[1:6]
-    judge(catalog, duplicates={shas[dup]: shas[names[0]]})
-    with catalog.transaction() as conn:  # stand-in for `curate check` finding a corrupt file
-        conn.execute("UPDATE images SET status = 'corrupt' WHERE sha256 = ?", (shas[broken],))
-    for name in (names[0], dup, broken, names[6], names[7]):
+    truncated = bodies["landscape.jpg"][: len(bodies["landscape.jpg"]) // 2]
+    shas = add_photos(catalog, {**bodies, "truncated.jpg": truncated})
+    kept = ("landscape.jpg", "big.jpg", "coins.png")
+    dup, rejected, skipped, broken = "portrait.png", "gray.jpg", "exif.jpg", "truncated.jpg"
+    undecided = ("frames.gif", "fallback.pcx")
+    check_images(catalog, CheckOptions(workers=1))
+    assert shas[broken] not in dict(ok_image_hashes(catalog))  # judged corrupt
+    # TODO: the real `curate dedup` once it lands; this is its catalog write.
+    replace_duplicates(catalog, [DuplicateJudgment(shas[dup], shas[kept[0]], "test")], "phash")
+    for name in (*kept, dup, broken):
         record_decision(catalog, shas[name], "accept")
     record_decision(catalog, shas[rejected], "accept")
     record_decision(catalog, shas[rejected], "reject")  # the latest decision is in force
@@ -315,17 +316,17 @@ def test_only_ok_kept_accepted_images_unless_unreviewed_are_included(catalog, tm
 
     export_dataset(catalog, "accepted", ExportOptions(out=tmp_path, workers=1))
     got = {r["sha256"] for r in read_manifest(tmp_path / "accepted")}
-    assert got == {shas[n] for n in (names[0], names[6], names[7])}
+    assert got == {shas[n] for n in kept}
 
     export_dataset(catalog, "wide", ExportOptions(out=tmp_path, workers=1,
                                                   include_unreviewed=True))
     got = {r["sha256"] for r in read_manifest(tmp_path / "wide")}
-    assert got == {shas[n] for n in (names[0], names[6], names[7], skipped, undecided)}
+    assert got == {shas[n] for n in (*kept, skipped, *undecided)}
 
 
 def test_nothing_to_export_is_an_error_that_says_what_to_do(catalog, tmp_path):
     shas = add_photos(catalog, {"one.jpg": photos()["landscape.jpg"]})
-    judge(catalog)
+    check(catalog)
     with pytest.raises(EmptyExport, match="curate review.*--include-unreviewed"):
         export_dataset(catalog, "cakes", ExportOptions(out=tmp_path))
     record_decision(catalog, shas["one.jpg"], "reject")
