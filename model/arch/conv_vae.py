@@ -1,0 +1,62 @@
+"""synthset's convolutional VAE: downsample to at most 8x8 before a small dense bottleneck.
+
+Each encoder stage is a stride-2 convolution followed by a stride-1 one; stages repeat until the
+longer side is at most 8 pixels (two stages at 28x28, four at 100x100), so the flattened feature
+map stays small at any input size. Channels double per stage up to 64 at the bottom and start no
+lower than 16, which keeps the full-resolution layers cheap. The decoder mirrors it with
+transposed convolutions, centre-crops to the input size and ends in per-pixel logits.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from model.arch.blocks import crop_to, halvings
+
+MAX_BOTTOM_SIDE = 8  # pixels: the longest side of the last feature map
+BOTTOM_FILTERS = 64
+MIN_FILTERS = 16
+HIDDEN = 256  # units of the dense layer on each side of z
+
+
+def stage_filters(image_shape: tuple[int, int, int]) -> list[int]:
+    """Filters per stage, top (full resolution) first."""
+    side = max(image_shape[:2])
+    stages = 2
+    while halvings(side, stages) > MAX_BOTTOM_SIDE:
+        stages += 1
+    return [max(MIN_FILTERS, BOTTOM_FILTERS >> (stages - 1 - i)) for i in range(stages)]
+
+
+def build(image_shape: tuple[int, int, int], latent_dim: int) -> tuple[keras.Model, keras.Model]:
+    """Build synthset's encoder and decoder for ``image_shape``."""
+    height, width, channels = image_shape
+    filters = stage_filters(image_shape)
+
+    inputs = keras.Input(shape=image_shape, name="image")
+    x = inputs
+    for i, f in enumerate(filters):
+        x = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"down{i}")(x)
+        x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+    bottom_shape = tuple(x.shape[1:])
+    x = layers.Flatten()(x)
+    x = layers.Dense(HIDDEN, activation="relu", name="hidden")(x)
+    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
+    encoder = keras.Model(inputs, [z_mean, z_log_var], name="encoder")
+
+    latent = keras.Input(shape=(latent_dim,), name="z")
+    x = layers.Dense(HIDDEN, activation="relu", name="hidden")(latent)
+    x = layers.Dense(bottom_shape[0] * bottom_shape[1] * bottom_shape[2], activation="relu")(x)
+    x = layers.Reshape(bottom_shape)(x)
+    for i, f in reversed(list(enumerate(filters))):
+        x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = layers.Conv2DTranspose(
+            filters[i - 1] if i else MIN_FILTERS, 3, strides=2, padding="same",
+            activation="relu", name=f"up{i}",
+        )(x)
+    x = crop_to(x, height, width, name="crop")
+    logits = layers.Conv2D(channels, 3, padding="same", name="logits")(x)
+    decoder = keras.Model(latent, logits, name="decoder")
+    return encoder, decoder

@@ -1,0 +1,276 @@
+"""The ``model`` command line: thin click commands over model.train, sample, evaluate, datasets."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from model.datasets import DATASETS
+from model.options import RECIPES, TrainOptions, apply_recipe
+from synthset import __version__
+from synthset.cli import SynthsetGroup
+
+LIKELIHOOD_NAMES = ("bernoulli", "continuous-bernoulli")
+DEFAULTS = TrainOptions()
+console = Console(stderr=True)
+existing_dir = click.Path(exists=False, file_okay=False, path_type=Path)
+
+
+def quiet_backend() -> None:
+    """Keep TensorFlow's C++ start-up chatter off the terminal unless the user asked for it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@click.group(cls=SynthsetGroup)
+@click.version_option(__version__, prog_name="model")
+def cli() -> None:
+    """Train a Keras 3 VAE on an export (datasets/NAME/) and sample, reconstruct, evaluate it.
+
+    \b
+        model datasets fashion-mnist --out datasets/fashion-mnist
+        model train datasets/fashion-mnist --out runs/fm
+        model sample runs/fm -n 64 -o samples.png
+        model reconstruct runs/fm datasets/fashion-mnist -o recon.png
+        model evaluate runs/fm datasets/fashion-mnist --json
+    """
+
+
+@cli.command()
+@click.argument("dataset_dir", type=existing_dir)
+@click.option("--out", "run_dir", type=existing_dir, required=True, help="Run folder to write.")
+@click.option(
+    "--recipe",
+    type=click.Choice(sorted(RECIPES)),
+    help="Preset: 'seed' = latent 150, "
+    "--kl-weight 0, bernoulli, lr 1e-4 (the seed's BCE-only model); flags given win.",
+)
+@click.option(
+    "--latent-dim", type=click.IntRange(min=1), default=DEFAULTS.latent_dim, show_default=True
+)
+@click.option(
+    "--lr", type=click.FloatRange(min=0, min_open=True), default=DEFAULTS.lr, show_default=True
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=DEFAULTS.epochs,
+    show_default=True,
+    help="Upper bound; early stopping usually ends sooner.",
+)
+@click.option(
+    "--patience",
+    type=click.IntRange(min=1),
+    default=DEFAULTS.patience,
+    show_default=True,
+    help="Epochs without a lower val_loss before stopping (best weights restored).",
+)
+@click.option(
+    "--no-val", is_flag=True, help="Train on the train split for all --epochs, no validation."
+)
+@click.option(
+    "--kl-weight",
+    type=click.FloatRange(min=0),
+    default=DEFAULTS.kl_weight,
+    show_default=True,
+    help="Weight of the KL term; 0 is the seed's BCE-only autoencoder.",
+)
+@click.option(
+    "--kl-warmup",
+    type=click.IntRange(min=0),
+    default=DEFAULTS.kl_warmup,
+    show_default=True,
+    help="Epochs over which the KL weight rises linearly from 0.",
+)
+@click.option(
+    "--likelihood",
+    type=click.Choice(LIKELIHOOD_NAMES),
+    default=DEFAULTS.likelihood,
+    show_default=True,
+)
+@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True)
+@click.option(
+    "--arch",
+    default=DEFAULTS.arch,
+    show_default=True,
+    help="Architecture from the synthset.models entry points.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace a finished run in --out.")
+@click.pass_context
+def train(
+    ctx: click.Context, dataset_dir: Path, run_dir: Path, recipe: str | None, no_val: bool, **values
+) -> None:
+    """Train a VAE on DATASET_DIR and write RUN_DIR (model.keras, history.csv, loss.png, ...).
+
+    \b
+        model train datasets/cakes --out runs/cakes
+        model train datasets/cakes --out runs/seed --recipe seed --patience 25
+    """
+    quiet_backend()
+    from model.train import train as train_run
+
+    explicit = {
+        k for k in values if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE
+    }
+    options = apply_recipe(TrainOptions(validate=not no_val, **values), recipe, explicit)
+    with epoch_progress(options.epochs) as report:
+        result = train_run(dataset_dir, run_dir, options, progress=report)
+    table = Table(title=f"trained {run_dir}", show_header=False)
+    for name, value in (
+        ("epochs run", result.epochs_run),
+        ("best epoch", result.best_epoch),
+        ("best loss (nats/image)", f"{result.best_loss:.3f}"),
+        ("images/s", f"{result.images_per_second:.0f}"),
+        ("seconds", f"{result.seconds:.1f}"),
+    ):
+        table.add_row(name, str(value))
+    console.print(table)
+
+
+class epoch_progress:  # noqa: N801 - used like a function in a with statement
+    """A rich progress bar, shown from the first finished epoch, with the latest losses."""
+
+    def __init__(self, epochs: int):
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.task = self.progress.add_task("training", total=epochs)
+        self.started = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.started:
+            self.progress.stop()
+
+    def __call__(self, update) -> None:
+        """Advance to ``update.epoch`` and show loss and val_loss."""
+        if not self.started:
+            self.progress.start()
+            self.started = True
+        logs = update.logs
+        shown = "  ".join(f"{k} {logs[k]:.2f}" for k in ("loss", "val_loss") if k in logs)
+        self.progress.update(
+            self.task, completed=update.epoch, description=f"epoch {update.epoch}  {shown}"
+        )
+
+
+@cli.command()
+@click.argument("run_dir", type=existing_dir)
+@click.option("-n", "count", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same images.")
+def sample(run_dir: Path, count: int, output: Path, seed: int) -> None:
+    """Decode COUNT draws from the prior into one PNG grid.
+
+    \b
+        model sample runs/cakes -n 64 -o samples.png --seed 1
+    """
+    quiet_backend()
+    from model.grid import save_grid
+    from model.sample import load_run, sample_images
+
+    save_grid(sample_images(load_run(run_dir), count, seed=seed), output)
+    console.print(f"wrote {output}")
+
+
+@cli.command()
+@click.argument("run_dir", type=existing_dir)
+@click.argument("dataset_dir", type=existing_dir)
+@click.option(
+    "-n",
+    "count",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Validation images to reconstruct.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def reconstruct(run_dir: Path, dataset_dir: Path, count: int, output: Path) -> None:
+    """Write a grid of validation images, each row followed by its reconstructions.
+
+    \b
+        model reconstruct runs/cakes datasets/cakes -o recon.png
+    """
+    quiet_backend()
+    from model.data import load_export
+    from model.grid import interleave_rows, save_grid
+    from model.sample import load_run, reconstruct_images
+
+    vae = load_run(run_dir)
+    originals = load_export(dataset_dir).require_val()[:count]
+    columns = min(8, len(originals))
+    grid = interleave_rows(originals, reconstruct_images(vae, originals), columns)
+    save_grid(grid, output, columns=columns)
+    console.print(f"wrote {output}")
+
+
+@cli.command()
+@click.argument("run_dir", type=existing_dir)
+@click.argument("dataset_dir", type=existing_dir)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def evaluate(run_dir: Path, dataset_dir: Path, as_json: bool, seed: int) -> None:
+    """Score RUN_DIR on DATASET_DIR's validation split (continuous Bernoulli likelihood).
+
+    \b
+        model evaluate runs/cakes datasets/cakes --json
+    """
+    quiet_backend()
+    from model.evaluate import evaluate as evaluate_run
+
+    scores = evaluate_run(run_dir, dataset_dir, seed=seed).as_dict()
+    if as_json:
+        click.echo(json.dumps(scores))
+        return
+    table = Table(title=f"{run_dir} on {dataset_dir} (validation)", show_header=False)
+    for key, value in scores.items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    Console().print(table)
+
+
+@cli.command()
+@click.argument("name", type=click.Choice(sorted(DATASETS)))
+@click.option("--out", type=existing_dir, required=True, help="Export folder to write.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many images per split.")
+@click.option(
+    "--source",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder with the raw files (default: Debian's install path).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing export in --out.")
+def datasets(name: str, out: Path, limit: int | None, source: Path | None, overwrite: bool) -> None:
+    """Convert a public dataset into an export (train -> train, test -> val).
+
+    \b
+        model datasets fashion-mnist --out datasets/fashion-mnist --limit 2000
+    """
+    kwargs = {"source": source} if source else {}
+    with console.status(f"writing {out}"):
+        report = DATASETS[name](out, limit=limit, overwrite=overwrite, **kwargs)
+    console.print(
+        f"wrote {report.path}: {report.train} train, {report.val} val, "
+        f"{report.shape[0]}x{report.shape[1]}x{report.shape[2]}"
+    )
+
+
+@cli.command()
+def archs() -> None:
+    """List the architectures registered in the synthset.models entry points."""
+    from model.arch import available_architectures
+
+    for name in available_architectures():
+        click.echo(name)

@@ -1,0 +1,186 @@
+"""Write exports in the standard format from arrays, e.g. Debian's Fashion-MNIST IDX files."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import synthset
+from model.data import FORMAT_VERSION
+from model.errors import DatasetExists, SourceMalformed, SourceNotFound
+
+log = logging.getLogger(__name__)
+
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_FILES = {"train": "train-images-idx3-ubyte", "val": "t10k-images-idx3-ubyte"}
+MANIFEST_COLUMNS = ("index", "file", "sha256", "url", "wnid", "source", "split")
+IDX_UBYTE = 0x08
+
+
+@dataclass(frozen=True)
+class DatasetReport:
+    """What a conversion wrote."""
+
+    path: Path
+    train: int
+    val: int
+    shape: tuple[int, int, int]
+
+
+def read_idx_images(path: Path, limit: int | None = None) -> np.ndarray:
+    """Read an IDX3 unsigned-byte image file (gzip or plain) into (N, H, W) uint8."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        zero, dtype, dims = struct.unpack(">HBB", handle.read(4))
+        if zero != 0 or dtype != IDX_UBYTE or dims != 3:
+            raise SourceMalformed(f"{path} is not an IDX3 unsigned-byte image file")
+        count, rows, cols = struct.unpack(">III", handle.read(12))
+        count = count if limit is None else min(count, limit)
+        data = handle.read(count * rows * cols)
+    return np.frombuffer(data, dtype=np.uint8).reshape(count, rows, cols)
+
+
+def find_idx(directory: Path, stem: str) -> Path:
+    """The IDX file ``stem`` in ``directory``, gzipped or not; SourceNotFound if neither."""
+    for name in (stem + ".gz", stem):
+        if (directory / name).is_file():
+            return directory / name
+    raise SourceNotFound(
+        f"{directory / stem}[.gz] not found; install Debian's dataset-fashion-mnist package "
+        "or pass --source DIR"
+    )
+
+
+def _png_bytes(pixels: np.ndarray) -> bytes:
+    """Encode one (H, W, C) uint8 image as PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_export(
+    out: Path | str,
+    splits: dict[str, np.ndarray],
+    name: str | None = None,
+    source: str = "arrays",
+    url: Callable[[str, int], str] | None = None,
+    interpolation: str = "none",
+    overwrite: bool = False,
+    extra: dict | None = None,
+) -> DatasetReport:
+    """Write (N, H, W, C) uint8 arrays per split (``train``, ``val``) as an export at ``out``.
+
+    :raises DatasetExists: ``out`` already holds an export and ``overwrite`` is false.
+    """
+    out = Path(out)
+    if (out / "manifest.csv").exists() or (out / "export.json").exists():
+        if not overwrite:
+            raise DatasetExists(
+                f"{out} already holds an export; pass --overwrite or pick another --out"
+            )
+        shutil.rmtree(out)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    arrays = {
+        split: np.asarray(splits.get(split, np.zeros((0, 1, 1, 1))), np.uint8)
+        for split in ("train", "val")
+    }
+    shape = next(a.shape[1:] for a in arrays.values() if len(a))
+    rows = []
+    for split, images in arrays.items():
+        for number, pixels in enumerate(images):
+            index = len(rows)
+            file = f"images/{index:05d}.png"
+            data = _png_bytes(pixels)
+            (out / file).write_bytes(data)
+            rows.append(
+                {
+                    "index": index,
+                    "file": file,
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "url": url(split, number) if url else "",
+                    "wnid": "",
+                    "source": source,
+                    "split": split,
+                }
+            )
+    _write_manifest(rows, out / "manifest.csv")
+    counts = {"total": len(rows), "train": len(arrays["train"]), "val": len(arrays["val"])}
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "name": name or out.name,
+        "size": [int(shape[0]), int(shape[1])],
+        "color": "gray" if shape[2] == 1 else "rgb",
+        "channels": int(shape[2]),
+        "interpolation": interpolation,
+        "val_fraction": round(counts["val"] / max(1, counts["total"]), 6),
+        "counts": counts,
+        "catalog": None,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "synthset_version": synthset.__version__,
+        "source": source,
+        **(extra or {}),
+    }
+    temporary = out / ".export.json.tmp"
+    temporary.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, out / "export.json")
+    log.info("wrote export %(out)s: %(counts)s", {"out": out, "counts": counts})
+    return DatasetReport(out, counts["train"], counts["val"], tuple(int(v) for v in shape))
+
+
+def _write_manifest(rows: Iterable[dict], path: Path) -> None:
+    """Write manifest.csv with the standard columns."""
+    temporary = path.with_name(".manifest.csv.tmp")
+    with temporary.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(temporary, path)
+
+
+def load_fashion_mnist(
+    source: Path = FASHION_MNIST_DIR, train_limit: int | None = None, val_limit: int | None = None
+) -> dict[str, np.ndarray]:
+    """Fashion-MNIST as (N, 28, 28, 1) uint8 arrays: train from train-*, val from t10k-*."""
+    limits = {"train": train_limit, "val": val_limit}
+    return {
+        split: read_idx_images(find_idx(Path(source), stem), limits[split])[..., None]
+        for split, stem in FASHION_MNIST_FILES.items()
+    }
+
+
+def convert_fashion_mnist(
+    out: Path | str,
+    source: Path | str = FASHION_MNIST_DIR,
+    limit: int | None = None,
+    overwrite: bool = False,
+) -> DatasetReport:
+    """Convert Debian's Fashion-MNIST into an export (at most ``limit`` images per split)."""
+    source = Path(source)
+    splits = load_fashion_mnist(source, limit, limit)
+    files = {split: find_idx(source, stem) for split, stem in FASHION_MNIST_FILES.items()}
+    return write_export(
+        out,
+        splits,
+        name=Path(out).name,
+        source="fashion-mnist",
+        url=lambda split, number: f"{files[split].resolve().as_uri()}#{number}",
+        overwrite=overwrite,
+        extra={"limit": limit},
+    )
+
+
+DATASETS: dict[str, Callable[..., DatasetReport]] = {"fashion-mnist": convert_fashion_mnist}

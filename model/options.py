@@ -1,0 +1,41 @@
+"""The options of ``model train`` as a frozen dataclass, and named recipes (no keras import)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+RECIPES: dict[str, dict[str, Any]] = {
+    # The seed's model: latent 150, binary cross-entropy only, Adam at 1e-4.
+    "seed": {"latent_dim": 150, "kl_weight": 0.0, "likelihood": "bernoulli", "lr": 1e-4},
+}
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything ``model train`` can be told; defaults are the seed's where it had one."""
+
+    latent_dim: int = 150
+    lr: float = 1e-4
+    batch_size: int = 32
+    patience: int = 25
+    epochs: int = 200
+    validate: bool = True
+    kl_weight: float = 1.0
+    kl_warmup: int = 0
+    likelihood: str = "bernoulli"
+    seed: int = 0
+    arch: str = "conv-vae"
+    sample_count: int = 64
+    reconstruct_every: int = 10
+    reconstruct_count: int = 16
+    overwrite: bool = False
+
+
+def apply_recipe(options: TrainOptions, recipe: str | None, explicit: set[str]) -> TrainOptions:
+    """``options`` with ``recipe``'s values, except for the fields named in ``explicit``."""
+    if recipe is None:
+        return options
+    values = {k: v for k, v in RECIPES[recipe].items() if k not in explicit}
+    return dataclasses.replace(options, **values)

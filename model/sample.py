@@ -1,0 +1,58 @@
+"""Load a trained run and draw samples or reconstructions from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from model.errors import RunNotFound
+from model.vae import VAE
+
+MODEL_FILE = "model.keras"
+PREDICT_BATCH = 256
+
+
+def load_run(run_dir: Path | str) -> VAE:
+    """Load RUN_DIR/model.keras; raises RunNotFound if it is missing."""
+    path = Path(run_dir) / MODEL_FILE
+    if not path.is_file():
+        raise RunNotFound(
+            f"{path} does not exist; train one with `model train DATASET --out {run_dir}`"
+        )
+    return keras.saving.load_model(path)
+
+
+def fixed_latents(latent_dim: int, count: int, seed: int) -> np.ndarray:
+    """``count`` latent codes drawn from N(0, I) with ``seed``: the same seed, the same codes."""
+    z = keras.random.normal((count, latent_dim), seed=seed)
+    return keras.ops.convert_to_numpy(z).astype(np.float32)
+
+
+def decode_means(vae: VAE, z: np.ndarray) -> np.ndarray:
+    """The decoder's mean images for the latent codes ``z``, as a numpy array in [0, 1]."""
+    out = [
+        keras.ops.convert_to_numpy(vae.decode_mean(z[i : i + PREDICT_BATCH]))
+        for i in range(0, len(z), PREDICT_BATCH)
+    ]
+    return np.concatenate(out).astype(np.float32)
+
+
+def sample_images(vae: VAE, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` images decoded from prior samples drawn with ``seed``."""
+    return decode_means(vae, fixed_latents(vae.latent_dim, count, seed))
+
+
+def encode_means(vae: VAE, images: np.ndarray) -> np.ndarray:
+    """The posterior means z_mean of ``images``."""
+    out = []
+    for i in range(0, len(images), PREDICT_BATCH):
+        z_mean, _ = vae.encoder(images[i : i + PREDICT_BATCH], training=False)
+        out.append(keras.ops.convert_to_numpy(z_mean))
+    return np.concatenate(out).astype(np.float32)
+
+
+def reconstruct_images(vae: VAE, images: np.ndarray) -> np.ndarray:
+    """Deterministic reconstructions: decode each image's posterior mean."""
+    return decode_means(vae, encode_means(vae, images))

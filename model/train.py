@@ -1,0 +1,309 @@
+"""Train a VAE on an export and write the run folder (model, history, plots, frames, train.json)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+import synthset
+from model.arch import load_architecture
+from model.data import Export, load_export
+from model.errors import RunExists
+from model.grid import interleave_rows, save_grid
+from model.likelihoods import get_likelihood
+from model.options import TrainOptions
+from model.sample import MODEL_FILE, decode_means, fixed_latents, reconstruct_images
+from model.vae import KLWarmup, build_vae
+
+log = logging.getLogger(__name__)
+
+RUN_OUTPUTS = (MODEL_FILE, "history.csv", "loss.png", "train.json", "samples", "reconstructions")
+
+
+@dataclass(frozen=True)
+class EpochProgress:
+    """What the progress callback hears after each epoch."""
+
+    epoch: int
+    epochs: int
+    logs: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """The outcome of one training run."""
+
+    run_dir: Path
+    epochs_run: int
+    best_epoch: int
+    stopped_early: bool
+    best_loss: float
+    final_logs: dict[str, float]
+    images_per_second: float
+    seconds: float
+    history: dict[str, list[float]] = field(repr=False)
+
+
+def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
+    """Create RUN_DIR; refuse (RunExists) if it holds a finished run, unless ``overwrite``."""
+    if (run_dir / "train.json").exists() and not overwrite:
+        raise RunExists(
+            f"{run_dir} already holds a finished run; pass --overwrite or pick another --out"
+        )
+    for name in RUN_OUTPUTS:
+        target = run_dir / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Record the seconds each epoch spends on training batches (validation excluded)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = 0.0
+        self._stopped = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Start the clock."""
+        self._start = time.perf_counter()
+        self._stopped = False
+
+    def on_test_begin(self, logs=None):
+        """Stop the clock when validation starts."""
+        if not self._stopped:
+            self.seconds.append(time.perf_counter() - self._start)
+            self._stopped = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Stop the clock if there was no validation."""
+        self.on_test_begin()
+
+    def images_per_second(self, images: int) -> float:
+        """Training throughput: median over epochs, the first (tracing) epoch left out."""
+        timed = self.seconds[1:] or self.seconds
+        return float(images / np.median(timed)) if timed else 0.0
+
+
+class FrameWriter(keras.callbacks.Callback):
+    """Write samples/epoch_NNNN.png every epoch and reconstructions/epoch_NNNN.png every N."""
+
+    def __init__(self, run_dir: Path, latents: np.ndarray, originals: np.ndarray, every: int):
+        super().__init__()
+        self.run_dir = run_dir
+        self.latents = latents
+        self.originals = originals
+        self.every = every
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Decode the fixed latents (and, every N epochs, the fixed images) to PNG grids."""
+        number = epoch + 1
+        save_grid(
+            decode_means(self.model, self.latents),
+            self.run_dir / "samples" / f"epoch_{number:04d}.png",
+        )
+        if self.every and number % self.every == 0 and len(self.originals):
+            recon = reconstruct_images(self.model, self.originals)
+            columns = min(8, len(self.originals))
+            save_grid(
+                interleave_rows(self.originals, recon, columns),
+                self.run_dir / "reconstructions" / f"epoch_{number:04d}.png",
+                columns=columns,
+            )
+
+
+class ProgressReporter(keras.callbacks.Callback):
+    """Forward each epoch's logs to a plain callable."""
+
+    def __init__(self, report: Callable[[EpochProgress], None], epochs: int):
+        super().__init__()
+        self.report = report
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Call the reporter with the epoch number (from 1) and float logs."""
+        self.report(
+            EpochProgress(epoch + 1, self.epochs, {k: float(v) for k, v in (logs or {}).items()})
+        )
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python, synthset, keras, its backend and numpy."""
+    backend = keras.backend.backend()
+    package = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend)
+    try:
+        backend_version = importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        backend_version = "unknown"
+    return {
+        "python": platform.python_version(),
+        "synthset": synthset.__version__,
+        "keras": keras.__version__,
+        "backend": backend,
+        backend: backend_version,
+        "numpy": np.__version__,
+    }
+
+
+def plot_history(history: dict[str, list[float]], path: Path) -> None:
+    """Write loss.png: total loss (train, val) and its reconstruction and KL parts."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 4), dpi=100)
+    left, right = figure.subplots(1, 2)
+    epochs = range(1, len(history.get("loss", [])) + 1)
+    for key in ("loss", "val_loss"):
+        if key in history:
+            left.plot(epochs, history[key], label=key)
+    left.set(title="negative ELBO (nats / image)", xlabel="epoch")
+    for key in ("reconstruction", "val_reconstruction", "kl", "val_kl"):
+        if key in history:
+            right.plot(epochs, history[key], label=key)
+    right.set(title="reconstruction and KL (nats / image)", xlabel="epoch")
+    for axes in (left, right):
+        axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def write_json(data: dict[str, Any], path: Path) -> None:
+    """Write JSON atomically."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def train(
+    dataset_dir: Path | str,
+    run_dir: Path | str,
+    options: TrainOptions | None = None,
+    progress: Callable[[EpochProgress], None] | None = None,
+    export: Export | None = None,
+) -> TrainReport:
+    """Train a VAE on the export at ``dataset_dir`` and write RUN_DIR; returns a TrainReport.
+
+    :param export: an already loaded export of ``dataset_dir`` (saves re-reading it).
+    :raises UnknownArchitecture, UnknownLikelihood: a name is not registered.
+    :raises RunExists: RUN_DIR holds a finished run and ``options.overwrite`` is false.
+    :raises ExportNotFound, ExportMalformed, EmptySplit: the export cannot be used.
+    """
+    options = options or TrainOptions()
+    run_dir = Path(run_dir)
+    load_architecture(options.arch)  # fail fast on an unknown --arch
+    get_likelihood(options.likelihood)
+    export = export or load_export(dataset_dir)
+    train_x = export.require_train()
+    val_x = export.require_val() if options.validate else None
+    prepare_run_dir(run_dir, options.overwrite)
+    keras.utils.set_random_seed(options.seed)
+
+    vae = build_vae(
+        options.arch,
+        export.shape,
+        options.latent_dim,
+        options.kl_weight,
+        options.likelihood,
+        options.seed,
+    )
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=options.lr))
+    monitor = "val_loss" if options.validate else "loss"
+    fixed_images = (val_x if val_x is not None else train_x)[: options.reconstruct_count]
+    timer = EpochTimer()
+    callbacks: list[keras.callbacks.Callback] = [
+        timer,
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / MODEL_FILE), monitor=monitor, save_best_only=options.validate
+        ),
+        FrameWriter(
+            run_dir,
+            fixed_latents(options.latent_dim, options.sample_count, options.seed),
+            fixed_images,
+            options.reconstruct_every,
+        ),
+    ]
+    if options.kl_warmup > 0:
+        callbacks.insert(0, KLWarmup(options.kl_warmup))
+    if options.validate:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=options.patience, restore_best_weights=True
+            )
+        )
+    if progress is not None:
+        callbacks.append(ProgressReporter(progress, options.epochs))
+
+    started = time.perf_counter()
+    fitted = vae.fit(
+        train_x,
+        batch_size=options.batch_size,
+        epochs=options.epochs,
+        validation_data=(val_x,) if val_x is not None else None,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    seconds = time.perf_counter() - started
+    history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
+    watched = history[monitor]
+    best_epoch = int(np.argmin(watched)) + 1 if options.validate else len(watched)
+    report = TrainReport(
+        run_dir=run_dir,
+        epochs_run=len(watched),
+        best_epoch=best_epoch,
+        stopped_early=len(watched) < options.epochs,
+        best_loss=float(watched[best_epoch - 1]),
+        final_logs={key: values[-1] for key, values in history.items()},
+        images_per_second=timer.images_per_second(len(train_x)),
+        seconds=seconds,
+        history=history,
+    )
+    plot_history(history, run_dir / "loss.png")
+    write_json(
+        {
+            "options": dataclasses.asdict(options),
+            "dataset": {
+                "path": str(export.path),
+                "name": export.name,
+                "hash": export.dataset_hash,
+                "shape": list(export.shape),
+                "train": len(train_x),
+                "val": len(val_x) if val_x is not None else 0,
+            },
+            "seed": options.seed,
+            "versions": library_versions(),
+            "parameters": int(vae.count_params()),
+            "epochs_run": report.epochs_run,
+            "stop_epoch": report.epochs_run,
+            "best_epoch": report.best_epoch,
+            "stopped_early": report.stopped_early,
+            "monitor": monitor,
+            "best_loss": report.best_loss,
+            "final": report.final_logs,
+            "images_per_second": report.images_per_second,
+            "seconds": round(seconds, 3),
+        },
+        run_dir / "train.json",
+    )
+    log.info(
+        "trained %(run)s: %(epochs)d epochs, best %(best)d",
+        {"run": run_dir, "epochs": report.epochs_run, "best": best_epoch},
+    )
+    return report

@@ -1,0 +1,152 @@
+"""The VAE: a Sampling layer and a keras.Model composing an encoder and a decoder."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from model.likelihoods import get_likelihood
+
+
+@keras.saving.register_keras_serializable(package="synthset")
+class Sampling(keras.layers.Layer):
+    """Draw z = mean + exp(log_var / 2) * eps with eps ~ N(0, I) from a SeedGenerator."""
+
+    def __init__(self, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs):
+        """Sample one z per row of ``inputs = (z_mean, z_log_var)``."""
+        z_mean, z_log_var = inputs
+        eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * eps
+
+    def get_config(self):
+        """The layer's config, with its seed."""
+        return {**super().get_config(), "seed": self.seed}
+
+
+def gaussian_kl(z_mean, z_log_var):
+    """KL(N(mean, exp(log_var)) || N(0, I)) per row, in nats."""
+    return -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="synthset")
+class VAE(keras.Model):
+    """A variational autoencoder over images in [0, 1].
+
+    ``encoder`` maps images to ``[z_mean, z_log_var]``; ``decoder`` maps z to per-pixel logits of
+    the image shape. The loss (in ``compute_loss``) is, per image and averaged over the batch,
+    ``nll(x | logits) + kl_weight * kl_scale * KL``; ``kl_scale`` is a non-trainable variable a
+    warm-up callback raises from 0 to 1, and evaluation always uses ``kl_scale = 1`` so that
+    ``val_loss`` measures the same objective every epoch. Metrics: ``loss``, ``reconstruction``
+    and ``kl`` (unweighted, nats per image).
+    """
+
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        kl_weight: float = 1.0,
+        likelihood: str = "bernoulli",
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.kl_weight = float(kl_weight)
+        self.likelihood = get_likelihood(likelihood).name
+        self.seed = seed
+        self.sampling = Sampling(seed=seed, name="sampling")
+        self.kl_scale = self.add_weight(
+            shape=(), initializer="ones", trainable=False, name="kl_scale"
+        )
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+
+    def build(self, input_shape):
+        """Nothing to create: the encoder and decoder arrive built (functional models)."""
+        self.built = True
+
+    @property
+    def latent_dim(self) -> int:
+        """The size of z."""
+        return int(self.decoder.inputs[0].shape[-1])
+
+    def call(self, inputs, training=False):
+        """Encode, sample z, decode: returns a dict with logits, z_mean and z_log_var."""
+        z_mean, z_log_var = self.encoder(inputs, training=training)
+        z = self.sampling([z_mean, z_log_var])
+        logits = self.decoder(z, training=training)
+        return {"logits": logits, "z_mean": z_mean, "z_log_var": z_log_var}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Negative ELBO per image (weighted KL), averaged over the batch."""
+        reconstruction = get_likelihood(self.likelihood).nll(x, y_pred["logits"])
+        kl = gaussian_kl(y_pred["z_mean"], y_pred["z_log_var"])
+        weight = self.kl_weight * self.kl_scale if training else self.kl_weight
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        total = ops.mean(reconstruction + ops.cast(weight, kl.dtype) * kl)
+        losses = [self._aggregate_additional_loss(loss) for loss in self.losses]
+        return total + ops.sum(losses) if losses else total
+
+    def decode_mean(self, z):
+        """The decoder's mean image for latent codes ``z``."""
+        return get_likelihood(self.likelihood).mean(self.decoder(z, training=False))
+
+    def get_config(self):
+        """Config with the serialized encoder and decoder, so from_config round-trips."""
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "kl_weight": self.kl_weight,
+            "likelihood": self.likelihood,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild the VAE, deserializing its encoder and decoder."""
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
+        return cls(**config)
+
+
+class KLWarmup(keras.callbacks.Callback):
+    """Raise the VAE's ``kl_scale`` linearly from 0 (epoch 1) to 1 over ``epochs`` epochs."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = int(epochs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Set this epoch's KL scale, epoch / warm-up epochs, capped at 1."""
+        scale = min(1.0, epoch / self.epochs) if self.epochs > 0 else 1.0
+        self.model.kl_scale.assign(scale)
+
+    def on_train_end(self, logs=None):
+        """Leave the model with the full KL term."""
+        self.model.kl_scale.assign(1.0)
+
+
+def build_vae(
+    arch: str,
+    image_shape: tuple[int, int, int],
+    latent_dim: int,
+    kl_weight: float = 1.0,
+    likelihood: str = "bernoulli",
+    seed: int | None = None,
+) -> VAE:
+    """Build a VAE from the architecture registered as ``arch`` (see model.arch)."""
+    from model.arch import load_architecture
+
+    encoder, decoder = load_architecture(arch)(tuple(image_shape), int(latent_dim))
+    vae = VAE(encoder, decoder, kl_weight=kl_weight, likelihood=likelihood, seed=seed, name="vae")
+    vae.build((None, *image_shape))
+    return vae
