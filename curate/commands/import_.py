@@ -1,9 +1,38 @@
-"""`curate import` (placeholder until implemented)."""
+"""`curate import DIR`: add local image files to the catalog (a thin adapter)."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
+from rich.console import Console
+
+from catalog import open_catalog
+from curate.commands.phase_progress import phase_progress
+from curate.importer import ImportOptions, import_images
+from synthset.cli import data_option
 
 
 @click.command("import")
-def import_() -> None:
-    """Not implemented yet."""
-    raise click.ClickException("curate import is not implemented yet")
+@data_option
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--wnid", help="The WordNet synset the images show (e.g. n07631926).")
+@click.option("--create", is_flag=True, help="Create the catalog if the data folder has none.")
+def import_(data_dir: Path, directory: Path, wnid: str | None, create: bool) -> None:
+    """Add the image files under DIRECTORY (recursively, by extension) with source 'local'.
+
+    Each file is recorded under its file:// URI; importing again is harmless.
+    Run `curate check` afterwards to judge them.
+
+    \b
+        curate import ~/Pictures/cakes --wnid n07631926
+    """
+    console = Console()
+    with open_catalog(data_dir, create=create) as catalog, phase_progress(console) as progress:
+        report = import_images(catalog, directory, ImportOptions(wnid=wnid), progress=progress)
+    console.print(
+        f"{report.imported} of {report.found} image files recorded "
+        f"({report.new_images} new images, {len(report.skipped)} skipped)"
+    )
+    for path, reason in report.skipped:
+        console.print(f"  skipped {path}: {reason}", markup=False)

@@ -31,7 +31,8 @@ def add(data_dir: Path, file: Path, name: str | None) -> None:
     with open_catalog(data_dir, create=False) as catalog:
         added = add_placeholder_file(catalog, file, name)
     state = "added" if added.new else "already known (unchanged)"
-    click.echo(f"placeholder {added.name!r} pHash {added.phash} {state}; run `curate check` to apply")
+    click.echo(f"placeholder {added.name!r} (pHash {added.phash}) {state}")
+    click.echo("run `curate check` to apply it to images already checked")
 
 
 @placeholder.command("list")
@@ -44,5 +45,6 @@ def list_(data_dir: Path) -> None:
     for column in ("origin", "name", "pHash (int64)", "hex"):
         table.add_column(column)
     for entry in known:
-        table.add_row(entry.origin, entry.name, str(entry.phash), f"{entry.phash & (2**64 - 1):016x}")
+        unsigned = entry.phash & (2**64 - 1)
+        table.add_row(entry.origin, entry.name, str(entry.phash), f"{unsigned:016x}")
     Console().print(table)
