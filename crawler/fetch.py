@@ -37,7 +37,8 @@ ERROR_TOKENS: tuple[tuple[type[BaseException], str], ...] = (
     (CannotResolveHostError, "dns"),
     (neterr.DNSLookupError, "dns"),
     (DownloadTimeoutError, "timeout"),
-    (neterr.TimeoutError, "timeout"),  # TCPTimedOutError is a subclass
+    (neterr.TimeoutError, "timeout"),
+    (neterr.TCPTimedOutError, "timeout"),
     (defer.TimeoutError, "timeout"),
     (DownloadCancelledError, "too_large"),  # DOWNLOAD_MAXSIZE by the announced length
     (defer.CancelledError, "too_large"),  # DOWNLOAD_MAXSIZE while the body streamed in

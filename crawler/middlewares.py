@@ -1,4 +1,4 @@
-"""Downloader middlewares: refuse non-http(s) URLs, and retry with exponential backoff."""
+"""Downloader middlewares: refuse non-http(s) URLs, retry with backoff, quiet robots.txt errors."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.settings import BaseSettings
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task
@@ -47,6 +48,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return min(self.backoff_max, self.backoff_base * 2 ** max(0, retry_times - 1))
 
     def _retry(self, request: Request, reason: str | Exception | type[Exception]) -> Request | None:
+        if request.meta.get("dont_obey_robotstxt") and request.url.endswith("/robots.txt"):
+            return None  # a host whose robots.txt fails is tried once; its images get retries
         retry = super()._retry(request, reason)
         if retry is not None and self.backoff_base > 0:
             retry.meta[RETRY_DELAY_META] = self.backoff_delay(retry.meta.get("retry_times", 1))
@@ -60,3 +63,30 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
             logger.debug("waiting %.2f s before retrying %s", delay, request.url)
             await maybe_deferred_to_future(task.deferLater(reactor, delay, lambda: None))
+
+
+class _DowngradeRobotsErrors(logging.Filter):
+    """Turns "Error downloading" records (with traceback) into one INFO line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and str(record.msg).startswith("Error downloading"):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg = "robots.txt unavailable, allowing all: " + str(record.msg)
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+class QuietRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's RobotsTxtMiddleware, but a host with no reachable robots.txt is no ERROR.
+
+    Most ImageNet hosts are dead: their robots.txt fails like their images do, and
+    the image's own failure is what gets recorded. Everything else is unchanged.
+    """
+
+    _filter = _DowngradeRobotsErrors()
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        robots_logger = logging.getLogger(RobotsTxtMiddleware.__module__)
+        if self._filter not in robots_logger.filters:
+            robots_logger.addFilter(self._filter)

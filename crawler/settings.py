@@ -35,8 +35,8 @@ COOKIES_ENABLED = False  # image hosts need none; fewer tracking headers sent
 
 # --- Limits ---------------------------------------------------------------------------------
 DOWNLOAD_TIMEOUT = 30  # seconds per request
-DOWNLOAD_MAXSIZE = 20 * 1024 * 1024  # bytes; a larger body is abandoned, error too_large
-DOWNLOAD_WARNSIZE = 8 * 1024 * 1024  # bytes; a larger body is logged
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # bytes; a larger body is abandoned, error too_large
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024  # bytes; a larger body is logged
 REDIRECT_MAX_TIMES = 10  # hops per request
 # Only http(s) is ever fetched: no handlers for file:, data:, s3:, ftp: (see SchemeGuardMiddleware).
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
@@ -53,6 +53,8 @@ RETRY_GIVE_UP_LOG_LEVEL = "INFO"  # giving up is an ordinary, recorded outcome
 # --- Components -----------------------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.SchemeGuardMiddleware": 40,  # before robots.txt and everything else
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.QuietRobotsTxtMiddleware": 100,  # where RobotsTxtMiddleware was
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,  # where RetryMiddleware was
 }
