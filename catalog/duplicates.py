@@ -17,6 +17,7 @@ action ``dedup``, ``keeper`` or ``break``.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -218,6 +219,15 @@ def current_duplicates(catalog: Catalog) -> dict[str, tuple[str, str | None]]:
         "WHERE duplicate_of IS NOT NULL ORDER BY sha256"
     )
     return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def latest_dedup_stats(catalog: Catalog) -> dict | None:
+    """``runs.stats`` of the latest finished ``dedup`` run, or None when there was none."""
+    row = catalog.conn.execute(
+        "SELECT stats FROM runs WHERE command = 'dedup' AND finished_at IS NOT NULL "
+        "ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else json.loads(row[0])
 
 
 def duplicate_groups(catalog: Catalog) -> list[DuplicateGroup]:

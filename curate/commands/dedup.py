@@ -1,9 +1,56 @@
-"""`curate dedup` (placeholder until implemented)."""
+"""`curate dedup`: a thin adapter over curate.dedup.dedup_images."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
+from rich.console import Console
+
+from catalog import open_catalog
+from curate.commands.phase_progress import phase_progress
+from curate.dedup import (
+    DEFAULT_HASH,
+    DEFAULT_THRESHOLD,
+    MAX_THRESHOLD,
+    DedupOptions,
+    dedup_images,
+)
+from curate.hashing import HASH_FUNCTIONS
+from synthset.cli import data_option
 
 
 @click.command("dedup")
-def dedup() -> None:
-    """Not implemented yet."""
-    raise click.ClickException("curate dedup is not implemented yet")
+@data_option
+@click.option("--hash", "hash_name", type=click.Choice(sorted(HASH_FUNCTIONS)),
+              default=DEFAULT_HASH, show_default=True, help="Perceptual hash to compare.")
+@click.option("--threshold", type=click.IntRange(0, MAX_THRESHOLD), default=DEFAULT_THRESHOLD,
+              show_default=True, help="Hamming radius: at most this many differing bits.")
+@click.option("--dry-run", is_flag=True, help="Print the groups; write nothing.")
+@click.option("--show-groups", is_flag=True, help="Also print the groups after a real run.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Print at most this many groups (default: all).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes for hashing images checked without hashes (default: every core).")
+def dedup(data_dir: Path, hash_name: str, threshold: int, dry_run: bool, show_groups: bool,
+          limit: int | None, workers: int | None) -> None:
+    """Group exact and near duplicates of ok images; keep the largest of each group.
+
+    Same decoded pixels, or a perceptual hash within --threshold bits of the
+    group's kept image (groups never chain). The others get duplicate_of; a
+    rerun recomputes everything except decisions made in `curate review
+    --duplicates`.
+
+    \b
+        curate dedup --dry-run
+        curate dedup --hash dhash --threshold 4 --show-groups
+    """
+    options = DedupOptions(hash_name=hash_name, threshold=threshold, dry_run=dry_run,
+                           workers=workers)
+    console = Console()
+    with open_catalog(data_dir, create=False) as catalog, \
+            phase_progress(Console(stderr=True)) as progress:
+        report = dedup_images(catalog, options, progress=progress)
+    if dry_run or show_groups:
+        console.print(report.groups_table(limit))
+    console.print(report.as_table())
