@@ -148,12 +148,13 @@ def ok_image_hashes(catalog: Catalog) -> list[tuple[str, int]]:
 
 
 def shared_contents(catalog: Catalog, min_urls: int) -> list[SharedContent]:
-    """Ok pictures (same decoded pixels) that at least ``min_urls`` distinct URLs serve."""
+    """Ok pictures (same decoded pixels, else same bytes) that ``min_urls``+ distinct URLs serve."""
     rows = catalog.conn.execute(
         """WITH served AS (
-               SELECT i.pixel_sha256 AS pixel_sha256, i.sha256 AS sha256, u.url AS url
+               SELECT coalesce(i.pixel_sha256, i.sha256) AS pixel_sha256, i.sha256 AS sha256,
+                      u.url AS url
                FROM images i JOIN urls u ON u.sha256 = i.sha256
-               WHERE i.status = 'ok' AND i.pixel_sha256 IS NOT NULL
+               WHERE i.status = 'ok'
            ), crowded AS (
                SELECT pixel_sha256 FROM served GROUP BY pixel_sha256
                HAVING count(DISTINCT url) >= ?

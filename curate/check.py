@@ -67,6 +67,7 @@ class CheckOptions:
     everything: bool = False  # re-judge images already checked (--all)
     min_side: int = DEFAULT_MIN_SIDE
     max_pixels: int = DEFAULT_MAX_PIXELS
+    draft: bool = False  # JPEGs decoded at reduced scale: faster, no pixel_sha256 for them
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     batch_size: int = 256  # judgments per committed transaction
     placeholder_radius: int = DEFAULT_RADIUS  # pHash bits from a known placeholder
@@ -232,7 +233,9 @@ def judge_images(
     judged_ok: set[str] = set()
     todo = images_to_check(catalog, everything=options.everything)[: options.limit]
     jobs, refused = _jobs(catalog, todo)
-    judge = JudgeOptions(min_side=options.min_side, max_pixels=options.max_pixels)
+    judge = JudgeOptions(
+        min_side=options.min_side, max_pixels=options.max_pixels, draft=options.draft
+    )
     total = len(todo)
     if progress:
         progress("check", 0, total)

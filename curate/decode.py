@@ -16,27 +16,26 @@ log = logging.getLogger(__name__)
 # Pillow's own bomb threshold (about 89.5 megapixels, e.g. 10000 x 8950); larger is refused.
 DEFAULT_MAX_PIXELS = 89_478_485
 MAX_FRAMES = 1000  # an animation with more frames than this is refused (decode time bomb)
+EXIF_ORIENTATION = 0x0112
 WHITE = 255.0  # transparent pixels are composited onto white
 
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """A fully decoded image: pixels after EXIF orientation, as uint8 RGB (h, w, 3) or L (h, w)."""
+    """A fully decoded image after EXIF orientation, normalised to an 8-bit L or RGB PIL image."""
 
-    pixels: np.ndarray
+    image: Image.Image  # mode L or RGB
     format: str
     mode: str  # the mode as stored (CMYK, P, I;16, RGBA, ...), before normalising
     frames: int
+    width: int  # full-resolution size as displayed, even when ``scaled``
+    height: int
+    scaled: bool = False  # a JPEG decoded at reduced scale (see ``draft``): pixels are smaller
 
     @property
-    def width(self) -> int:
-        """Width in pixels, as displayed."""
-        return int(self.pixels.shape[1])
-
-    @property
-    def height(self) -> int:
-        """Height in pixels, as displayed."""
-        return int(self.pixels.shape[0])
+    def pixels(self) -> np.ndarray:
+        """The pixels as a uint8 array, (h, w) for L or (h, w, 3) for RGB."""
+        return np.asarray(self.image)
 
 
 @dataclass(frozen=True)
@@ -113,10 +112,12 @@ _NORMALISERS: dict[str, Callable[[Image.Image], np.ndarray]] = {
 }
 
 
-def normalise(image: Image.Image) -> np.ndarray:
-    """Pixels of a loaded image as uint8 L (h, w) or RGB (h, w, 3); other modes via RGB."""
+def normalise(image: Image.Image) -> Image.Image:
+    """A loaded image as 8-bit L or RGB (L and RGB pass through untouched)."""
+    if image.mode in ("L", "RGB"):
+        return image
     convert = _NORMALISERS.get(image.mode, lambda im: np.asarray(im.convert("RGB")))
-    return np.ascontiguousarray(convert(image))
+    return Image.fromarray(np.ascontiguousarray(convert(image)))
 
 
 def _check_frames(image: Image.Image) -> int:
@@ -138,13 +139,13 @@ class _Refused(Exception):
 
 
 def decode_image(
-    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, draft: tuple[int, int] | None = None
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, draft_side: int | None = None
 ) -> DecodedImage | DecodeFailure:
     """Fully decode ``data``: every byte of every frame, refusing bombs over ``max_pixels``.
 
-    :param draft: for JPEG only, let libjpeg scale the output down (by 1/2..1/8) to at least
-        this (width, height). The whole entropy-coded stream is still read, so truncation
-        and corruption are still caught; only the inverse DCT runs at reduced size.
+    :param draft_side: for JPEG only, let libjpeg scale the output down (by 1/2 .. 1/8) while
+        the shorter side stays >= this. The whole entropy-coded stream is still read, so
+        truncation is still caught; only the inverse DCT and colour conversion run smaller.
     Never raises for bad input: problems come back as a :class:`DecodeFailure`.
     """
     if not data:
@@ -161,12 +162,18 @@ def decode_image(
                     f"{max_pixels}-pixel cap (decompression bomb guard)"
                 )
             mode = image.mode
-            if draft is not None and fmt == "JPEG":
-                image.draft(image.mode, draft)
+            if draft_side is not None and fmt == "JPEG" and min(width, height) > 2 * draft_side:
+                scale = draft_side / min(width, height)
+                image.draft(image.mode, (int(width * scale) + 1, int(height * scale) + 1))
+            scaled = image.size != (width, height)
             image.load()
             frames = _check_frames(image)
-            image = ImageOps.exif_transpose(image)
-            pixels = normalise(image)
+            orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+            if orientation in (5, 6, 7, 8):
+                width, height = height, width
+            if orientation != 1:
+                image = ImageOps.exif_transpose(image)
+            image = normalise(image)
     except UnidentifiedImageError:
         return DecodeFailure("not_image", describe_non_image(data))
     except Image.DecompressionBombError as error:
@@ -180,4 +187,7 @@ def decode_image(
         if "truncated" in message or isinstance(error, EOFError):
             return DecodeFailure("corrupt", f"truncated: {message}")
         return DecodeFailure("corrupt", f"does not decode: {message}")
-    return DecodedImage(pixels=pixels, format=fmt, mode=mode, frames=frames)
+    return DecodedImage(
+        image=image, format=fmt, mode=mode, frames=frames, width=width, height=height,
+        scaled=scaled,
+    )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Perceptual hashes (imagehash pHash, dHash, wHash) of decoded pixels, as signed int64."""
+"""Perceptual hashes (imagehash pHash, dHash, wHash) and the pixel sha256 of decoded pictures."""
 
 from __future__ import annotations
 
@@ -12,19 +12,35 @@ from PIL import Image
 
 HASH_BITS = 64
 HASH_SIDE = 8  # 8 x 8 = 64 bits
-# Pictures are box-reduced (Image.reduce, exact integer factors) until the shorter side is
-# below twice this, before imagehash resamples them with Lanczos: the hashes then cost the
-# same for a 640 px photo and a 6000 px one, and differ from hashing the full picture by a
-# bit or two at most (benchmarks/hashing.py measures it).
+# Pictures are box-reduced (Image.reduce by a whole factor, centred so no partial boxes
+# skew a symmetric picture) until the shorter side is below twice this, before imagehash
+# resamples them with Lanczos. The hashes then cost the same for a 640 px photo and a
+# 6000 px one; benchmarks/hashing.py measures how far they are from imagehash on the
+# full picture (a bit or two).
 REDUCE_TO = 64
-WHASH_SCALE = 64  # the wavelet hash's working size (a power of two <= REDUCE_TO)
+WHASH_SCALE = 64  # the wavelet hash's working size (a power of two)
 _MASK = (1 << HASH_BITS) - 1
 
-# --hash choice -> imagehash function on a small greyscale PIL image (house rule 7).
+
+def whash_haar(image: Image.Image) -> imagehash.ImageHash:
+    """imagehash's ``whash(image, 8, image_scale=64, mode='haar')`` computed exactly in numpy.
+
+    With Haar wavelets, removing the top-level LL coefficient subtracts the mean, and the
+    level-3 LL band of a 64 x 64 picture is 8 x the means of its 8 x 8 blocks; the hash is
+    "block mean > median of block means". Same bits as imagehash except where pywt's
+    float round trip breaks ties between blocks of exactly equal mean, and ~20x faster.
+    """
+    pixels = np.asarray(image.convert("L").resize((WHASH_SCALE, WHASH_SCALE), Image.LANCZOS))
+    block = WHASH_SCALE // HASH_SIDE
+    means = pixels.reshape(HASH_SIDE, block, HASH_SIDE, block).astype(np.int64).sum(axis=(1, 3))
+    return imagehash.ImageHash(means > np.median(means))
+
+
+# --hash choice -> hash function of a (small, greyscale) PIL image (house rule 7).
 HASH_FUNCTIONS: dict[str, Callable[[Image.Image], imagehash.ImageHash]] = {
     "phash": lambda image: imagehash.phash(image, hash_size=HASH_SIDE),
     "dhash": lambda image: imagehash.dhash(image, hash_size=HASH_SIDE),
-    "whash": lambda image: imagehash.whash(image, hash_size=HASH_SIDE, image_scale=WHASH_SCALE),
+    "whash": whash_haar,
 }
 
 
@@ -32,7 +48,7 @@ HASH_FUNCTIONS: dict[str, Callable[[Image.Image], imagehash.ImageHash]] = {
 class ImageHashes:
     """The content hashes of one decoded picture (perceptual ones as signed int64)."""
 
-    pixel_sha256: str
+    pixel_sha256: str | None  # None when the pixels were decoded at reduced scale
     phash: int
     dhash: int
     whash: int
@@ -45,6 +61,7 @@ class ImageHashes:
 def hash_to_int64(value: imagehash.ImageHash) -> int:
     """A 64-bit imagehash result as a signed int64 (SQLite's INTEGER), bits in row-major order.
 
+    The unsigned value is ``int(str(value), 16)``, imagehash's own hex; bit 63 is the sign.
     :raises ValueError: if the hash is not 64 bits.
     """
     bits = np.asarray(value.hash, dtype=bool).ravel()
@@ -66,28 +83,48 @@ def hamming(a: int, b: int) -> int:
     return ((int(a) ^ int(b)) & _MASK).bit_count()
 
 
-def pixel_sha256(pixels: np.ndarray) -> str:
-    """sha256 of a pixel array's shape, dtype and bytes: the same picture in any encoding."""
-    digest = hashlib.sha256(f"{pixels.shape}|{pixels.dtype.str}|".encode())
-    digest.update(np.ascontiguousarray(pixels).data)
+def _pixel_digest(shape: tuple[int, ...], raw: bytes | memoryview) -> str:
+    digest = hashlib.sha256(f"{shape}|u1|".encode())
+    digest.update(raw)
     return digest.hexdigest()
 
 
-def small_gray(pixels: np.ndarray) -> Image.Image:
+def pixel_sha256(pixels: np.ndarray) -> str:
+    """sha256 of a uint8 pixel array's shape and bytes: the same picture in any encoding."""
+    if pixels.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels, got {pixels.dtype}")
+    return _pixel_digest(tuple(pixels.shape), np.ascontiguousarray(pixels).data)
+
+
+def image_pixel_sha256(image: Image.Image) -> str:
+    """:func:`pixel_sha256` of an L or RGB PIL image without building the array first."""
+    shape = (image.height, image.width) if image.mode == "L" else (image.height, image.width, 3)
+    return _pixel_digest(shape, image.tobytes())
+
+
+def small_gray(image: Image.Image) -> Image.Image:
     """The picture box-reduced to a shorter side in [REDUCE_TO, 2 * REDUCE_TO), in greyscale."""
-    image = Image.fromarray(pixels)
-    factor = max(1, min(image.size) // REDUCE_TO)
+    width, height = image.size
+    factor = max(1, min(width, height) // REDUCE_TO)
     if factor > 1:
-        image = image.reduce(factor)
+        left, top = (width % factor) // 2, (height % factor) // 2
+        box = (left, top, left + factor * (width // factor), top + factor * (height // factor))
+        image = image.reduce(factor, box=box)
     return image.convert("L")
 
 
 def perceptual_hashes(image: Image.Image) -> dict[str, int]:
-    """Every registered perceptual hash of a PIL image, as signed int64 by name."""
-    gray = image.convert("L")
+    """Every registered perceptual hash of a PIL image (reduced first), as signed int64."""
+    gray = small_gray(image)
     return {name: hash_to_int64(function(gray)) for name, function in HASH_FUNCTIONS.items()}
 
 
+def hash_image(image: Image.Image, with_pixels: bool = True) -> ImageHashes:
+    """Pixel sha256 (unless ``with_pixels`` is false) and perceptual hashes of an L/RGB image."""
+    digest = image_pixel_sha256(image) if with_pixels else None
+    return ImageHashes(pixel_sha256=digest, **perceptual_hashes(image))
+
+
 def hash_pixels(pixels: np.ndarray) -> ImageHashes:
-    """The pixel sha256 and the perceptual hashes of a decoded uint8 L or RGB array."""
-    return ImageHashes(pixel_sha256=pixel_sha256(pixels), **perceptual_hashes(small_gray(pixels)))
+    """:func:`hash_image` of a uint8 L (h, w) or RGB (h, w, 3) array."""
+    return hash_image(Image.fromarray(np.ascontiguousarray(pixels)))

@@ -14,19 +14,18 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from catalog.checks import add_placeholder, list_placeholders
 from catalog.db import Catalog
 from curate.decode import DecodedImage, decode_image
-from curate.hashing import hamming, hash_pixels
+from curate.hashing import hamming, hash_image
 from synthset.errors import SynthsetError
 
 log = logging.getLogger(__name__)
 
 BUILTIN_FILE = "placeholders.json"
-DEFAULT_RADIUS = 4  # pHash bits a picture may differ from a known placeholder and still match
+DEFAULT_RADIUS = 6  # pHash bits a picture may differ from a known placeholder and still match
 # Sizes the built-in pictures are hashed at: common placeholder sizes and aspect ratios.
 DRAWN_SIZES = ((500, 374), (500, 375), (640, 480), (400, 300), (240, 180), (300, 300), (375, 500))
 
@@ -64,7 +63,7 @@ def add_placeholder_file(catalog: Catalog, path: Path, name: str | None = None) 
             f"{path} is not a usable image ({decoded.status}: {decoded.reason}); "
             "give a picture file that decodes"
         )
-    phash = hash_pixels(decoded.pixels).phash
+    phash = hash_image(decoded.image, with_pixels=False).phash
     label = name or Path(path).name
     return AddedPlaceholder(name=label, phash=phash, new=add_placeholder(catalog, phash, label))
 
@@ -111,7 +110,7 @@ def draw_unavailable_tile(width: int = 500, height: int = 374) -> Image.Image:
 
 def phash_of(image: Image.Image) -> int:
     """The pHash ``curate check`` stores for a picture (RGB, same pipeline)."""
-    return hash_pixels(np.asarray(image.convert("RGB"))).phash
+    return hash_image(image.convert("RGB"), with_pixels=False).phash
 
 
 def load_builtin() -> list[Placeholder]:

@@ -352,3 +352,34 @@ def test_missing_catalog_is_an_error(tmp_path):
     assert result.exit_code == 1
     assert result.output.startswith("Error: no catalog at ")
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_draft_decoding_still_catches_truncation_and_keeps_full_size(data_dir):
+    big = imagegen.jpeg(800, 600, seed=41)
+    build(data_dir, [
+        fetched("http://d.test/big.jpg", big),
+        fetched("http://d.test/cut.jpg", big[: len(big) * 9 // 10]),  # only the tail is missing
+        fetched("http://d.test/turned.jpg", imagegen.exif_rotated_jpeg(640, 480, seed=42)),
+        fetched("http://d.test/big.png", imagegen.png(800, 600, seed=41)),
+    ])  # fmt: skip
+    run_check(data_dir, "--draft")
+    drafted = image_rows(data_dir)
+    assert drafted["http://d.test/cut.jpg"]["status"] == "corrupt"
+    assert drafted["http://d.test/cut.jpg"]["reason"].startswith("truncated")
+    assert (
+        drafted["http://d.test/big.jpg"]["width"],
+        drafted["http://d.test/big.jpg"]["height"],
+    ) == (800, 600)
+    assert (
+        drafted["http://d.test/turned.jpg"]["width"],
+        drafted["http://d.test/turned.jpg"]["height"],
+    ) == (640, 480)
+    assert drafted["http://d.test/big.jpg"]["pixel_sha256"] is None  # not decoded at full size
+    assert drafted["http://d.test/big.png"]["pixel_sha256"] is not None  # PNG has no draft mode
+    run_check(data_dir, "--all")
+    full = image_rows(data_dir)
+    assert full["http://d.test/big.jpg"]["pixel_sha256"] is not None
+    assert (
+        hamming(full["http://d.test/big.jpg"]["phash"], drafted["http://d.test/big.jpg"]["phash"])
+        <= 4
+    )

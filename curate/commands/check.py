@@ -81,6 +81,11 @@ def report_table(report: CheckReport) -> Table:
     type=click.IntRange(0),
     help="One picture under this many differently named URLs is a placeholder (0: off).",
 )
+@click.option(
+    "--draft",
+    is_flag=True,
+    help="Decode JPEGs at reduced scale: faster, still catches truncation, no pixel_sha256.",
+)
 @click.option("--recheck", is_flag=True, help="Probe dead http(s) links again before judging.")
 @click.option(
     "--retries",
@@ -106,6 +111,7 @@ def check(
     max_pixels: int,
     placeholder_radius: int,
     shared_urls: int,
+    draft: bool,
     recheck: bool,
     retries: int,
     timeout: float,
@@ -124,6 +130,7 @@ def check(
         everything=everything,
         min_side=min_side,
         max_pixels=max_pixels,
+        draft=draft,
         workers=workers,
         batch_size=batch_size,
         placeholder_radius=placeholder_radius,

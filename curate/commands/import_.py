@@ -35,4 +35,4 @@ def import_(data_dir: Path, directory: Path, wnid: str | None, create: bool) -> 
         f"({report.new_images} new images, {len(report.skipped)} skipped)"
     )
     for path, reason in report.skipped:
-        console.print(f"  skipped {path}: {reason}", markup=False)
+        console.print(f"  skipped {path}: {reason}", markup=False, soft_wrap=True)

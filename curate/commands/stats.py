@@ -42,8 +42,9 @@ def _groups_table(title: str, groups: dict[str, dict[str, Any]], words: bool = F
 def stats_tables(doc: dict[str, Any]) -> list[Table]:
     """The stats document as rich tables."""
     return [
-        _pairs_table("status", {k if k != "dead" else "dead (URLs)": v
-                                for k, v in doc["statuses"].items()}),  # fmt: skip
+        _pairs_table(
+            "status", {k if k != "dead" else "dead (URLs)": v for k, v in doc["statuses"].items()}
+        ),  # fmt: skip
         _pairs_table("urls", doc["urls"]),
         _groups_table("per source", doc["sources"]),
         _groups_table("per synset", doc["synsets"], words=True),
