@@ -253,11 +253,14 @@ def evaluate(run_dir: Path, dataset_dir: Path, as_json: bool, seed: int) -> None
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing export in --out.")
 def datasets(name: str, out: Path, limit: int | None, source: Path | None, overwrite: bool) -> None:
-    """Convert a public dataset into an export (train -> train, test -> val).
+    """Write an export from a public dataset (train -> train, test -> val) or drawn shapes.
 
     \b
         model datasets fashion-mnist --out datasets/fashion-mnist --limit 2000
+        model datasets shapes --out datasets/shapes --limit 256
     """
+    if source and name != "fashion-mnist":
+        raise click.UsageError("--source applies to fashion-mnist only")
     kwargs = {"source": source} if source else {}
     with console.status(f"writing {out}"):
         report = DATASETS[name](out, limit=limit, overwrite=overwrite, **kwargs)

@@ -183,4 +183,40 @@ def convert_fashion_mnist(
     )
 
 
-DATASETS: dict[str, Callable[..., DatasetReport]] = {"fashion-mnist": convert_fashion_mnist}
+def draw_shapes(count: int, size: int = 16, channels: int = 1, seed: int = 0) -> np.ndarray:
+    """``count`` (size, size, channels) uint8 images of one bright disc or box on a dark ground."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:size, 0:size]
+    images = np.zeros((count, size, size, channels), dtype=np.uint8)
+    for image in images:
+        cy, cx = rng.uniform(size * 0.25, size * 0.75, 2)
+        radius = rng.uniform(size * 0.12, size * 0.3)
+        if rng.random() < 0.5:
+            mask = (rows - cy) ** 2 + (cols - cx) ** 2 <= radius**2
+        else:
+            mask = (abs(rows - cy) <= radius) & (abs(cols - cx) <= radius)
+        image[mask] = rng.integers(150, 256, channels)
+    return images
+
+
+def make_shapes(
+    out: Path | str,
+    limit: int | None = None,
+    overwrite: bool = False,
+    size: int = 16,
+    channels: int = 1,
+    seed: int = 0,
+) -> DatasetReport:
+    """Write a synthetic export of drawn shapes: ``limit`` (default 64) train, a quarter as val."""
+    count = limit or 64
+    splits = {
+        "train": draw_shapes(count, size, channels, seed),
+        "val": draw_shapes(max(1, count // 4), size, channels, seed + 1),
+    }
+    return write_export(out, splits, source="shapes", overwrite=overwrite, extra={"seed": seed})
+
+
+DATASETS: dict[str, Callable[..., DatasetReport]] = {
+    "fashion-mnist": convert_fashion_mnist,
+    "shapes": make_shapes,
+}

@@ -3,8 +3,9 @@
 Each encoder stage is a stride-2 convolution followed by a stride-1 one; stages repeat until the
 longer side is at most 8 pixels (two stages at 28x28, four at 100x100), so the flattened feature
 map stays small at any input size. Channels double per stage up to 64 at the bottom and start no
-lower than 16, which keeps the full-resolution layers cheap. The decoder mirrors it with
-transposed convolutions, centre-crops to the input size and ends in per-pixel logits.
+lower than 16. The decoder mirrors it with transposed convolutions; its last one emits the
+per-pixel logits directly (no wide layer at full resolution) and is centre-cropped to the input
+size.
 """
 
 from __future__ import annotations
@@ -52,11 +53,13 @@ def build(image_shape: tuple[int, int, int], latent_dim: int) -> tuple[keras.Mod
     x = layers.Reshape(bottom_shape)(x)
     for i, f in reversed(list(enumerate(filters))):
         x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i}")(x)
-        x = layers.Conv2DTranspose(
-            filters[i - 1] if i else MIN_FILTERS, 3, strides=2, padding="same",
-            activation="relu", name=f"up{i}",
-        )(x)
-    x = crop_to(x, height, width, name="crop")
-    logits = layers.Conv2D(channels, 3, padding="same", name="logits")(x)
+        if i:
+            x = layers.Conv2DTranspose(
+                filters[i - 1], 3, strides=2, padding="same", activation="relu", name=f"up{i}"
+            )(x)
+    # The last upsampling emits the logits directly: a full-resolution layer with many
+    # channels (the example's Conv2DTranspose(32) at 100x100) dominates the training time.
+    x = layers.Conv2DTranspose(channels, 3, strides=2, padding="same", name="up0")(x)
+    logits = crop_to(x, height, width, name="logits")
     decoder = keras.Model(latent, logits, name="decoder")
     return encoder, decoder

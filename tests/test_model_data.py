@@ -1,0 +1,174 @@
+"""Reading exports (model.data) and writing them (model.datasets); no keras needed."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from model.cli import cli
+from model.data import load_export
+from model.datasets import (
+    FASHION_MNIST_DIR,
+    draw_shapes,
+    read_idx_images,
+    write_export,
+)
+from model.errors import DatasetExists, EmptySplit, ExportMalformed, ExportNotFound
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> Path:
+    """A 12-train / 4-val gray 16x16 export of drawn shapes."""
+    splits = {"train": draw_shapes(12, 16, 1, seed=1), "val": draw_shapes(4, 16, 1, seed=2)}
+    write_export(tmp_path / "shapes", splits, source="shapes")
+    return tmp_path / "shapes"
+
+
+def rewrite_manifest(export: Path, change) -> None:
+    """Apply ``change`` to every manifest row (or drop a column if it returns a new header)."""
+    path = export / "manifest.csv"
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rows = [change(dict(row)) for row in rows]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_load_export_reads_pixels_in_unit_range_by_split(export: Path):
+    loaded = load_export(export)
+    assert loaded.shape == (16, 16, 1)
+    assert loaded.train.shape == (12, 16, 16, 1) and loaded.val.shape == (4, 16, 16, 1)
+    assert loaded.train.dtype == np.float32
+    assert loaded.train.min() >= 0.0 and loaded.train.max() <= 1.0
+    expected = draw_shapes(12, 16, 1, seed=1).astype(np.float32) / 255.0
+    np.testing.assert_allclose(loaded.train, expected)
+    assert loaded.dataset_hash == load_export(export).dataset_hash
+
+
+def test_rgb_export_round_trips(tmp_path: Path):
+    images = draw_shapes(5, 12, 3, seed=3)
+    write_export(tmp_path / "rgb", {"train": images, "val": images[:2]})
+    loaded = load_export(tmp_path / "rgb")
+    assert loaded.shape == (12, 12, 3)
+    assert json.loads((tmp_path / "rgb" / "export.json").read_text())["color"] == "rgb"
+    np.testing.assert_allclose(loaded.val, images[:2] / 255.0)
+
+
+def test_dataset_hash_changes_with_the_images(export: Path, tmp_path: Path):
+    other = write_export(
+        tmp_path / "other", {"train": draw_shapes(12, 16, 1, seed=9), "val": draw_shapes(4, 16)}
+    )
+    assert load_export(other.path).dataset_hash != load_export(export).dataset_hash
+
+
+def test_missing_export_folder(tmp_path: Path):
+    with pytest.raises(ExportNotFound, match="no export at"):
+        load_export(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("name", ["export.json", "manifest.csv"])
+def test_missing_export_file(export: Path, name: str):
+    (export / name).unlink()
+    with pytest.raises(ExportNotFound, match=name):
+        load_export(export)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"format_version": 2, "size": [16, 16], "channels": 1}', "format_version 2"),
+        ('{"format_version": 1, "size": [16], "channels": 1}', "size must be"),
+        ('{"format_version": 1, "size": [16, 16], "channels": 2}', "channels must be 1 or 3"),
+    ],
+)
+def test_malformed_export_json(export: Path, text: str, message: str):
+    (export / "export.json").write_text(text)
+    with pytest.raises(ExportMalformed, match=message):
+        load_export(export)
+
+
+def test_manifest_without_split_column(export: Path):
+    rewrite_manifest(export, lambda row: {k: v for k, v in row.items() if k != "split"})
+    with pytest.raises(ExportMalformed, match="lacks column"):
+        load_export(export)
+
+
+def test_manifest_with_unknown_split(export: Path):
+    rewrite_manifest(export, lambda row: {**row, "split": "test"})
+    with pytest.raises(ExportMalformed, match="split 'test' is not train or val"):
+        load_export(export)
+
+
+def test_listed_image_missing(export: Path):
+    (export / "images" / "00003.png").unlink()
+    with pytest.raises(ExportMalformed, match="00003.png is listed in manifest.csv but missing"):
+        load_export(export)
+
+
+def test_image_of_the_wrong_size(export: Path, tmp_path: Path):
+    write_export(tmp_path / "big", {"train": draw_shapes(1, 20, 1)})
+    (export / "images" / "00001.png").write_bytes((tmp_path / "big/images/00000.png").read_bytes())
+    with pytest.raises(ExportMalformed, match="00001.png is 20x20, export.json says 16x16"):
+        load_export(export)
+
+
+def test_image_that_is_not_an_image(export: Path):
+    (export / "images" / "00002.png").write_bytes(b"<html>not a png</html>")
+    with pytest.raises(ExportMalformed, match="00002.png is not a readable image"):
+        load_export(export)
+
+
+def test_empty_validation_split_is_a_clear_error(tmp_path: Path):
+    write_export(tmp_path / "trainonly", {"train": draw_shapes(3, 8)})
+    loaded = load_export(tmp_path / "trainonly")
+    assert len(loaded.require_train()) == 3
+    with pytest.raises(EmptySplit, match="no validation images"):
+        loaded.require_val()
+
+
+def test_write_export_refuses_to_overwrite(export: Path):
+    with pytest.raises(DatasetExists, match="--overwrite"):
+        write_export(export, {"train": draw_shapes(2, 16)})
+    write_export(export, {"train": draw_shapes(2, 16)}, overwrite=True)
+    assert len(load_export(export).train) == 2
+
+
+def test_fashion_mnist_converter_on_debian_files(tmp_path: Path):
+    out = tmp_path / "fm"
+    result = CliRunner().invoke(
+        cli, ["datasets", "fashion-mnist", "--out", str(out), "--limit", "30"]
+    )
+    assert result.exit_code == 0, result.output
+    loaded = load_export(out)
+    assert loaded.shape == (28, 28, 1)
+    assert (len(loaded.train), len(loaded.val)) == (30, 30)
+    raw_train = read_idx_images(FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz", limit=30)
+    raw_test = read_idx_images(FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz", limit=30)
+    np.testing.assert_array_equal(np.rint(loaded.train[..., 0] * 255).astype(np.uint8), raw_train)
+    np.testing.assert_array_equal(np.rint(loaded.val[..., 0] * 255).astype(np.uint8), raw_test)
+    with (out / "manifest.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["source"] == "fashion-mnist" and rows[0]["url"].endswith("#0")
+    meta = json.loads((out / "export.json").read_text())
+    assert meta["counts"] == {"total": 60, "train": 30, "val": 30}
+
+    again = CliRunner().invoke(
+        cli, ["datasets", "fashion-mnist", "--out", str(out), "--limit", "5"]
+    )
+    assert again.exit_code == 1 and "Error:" in again.output and "--overwrite" in again.output
+
+
+def test_fashion_mnist_converter_names_missing_source(tmp_path: Path):
+    result = CliRunner().invoke(
+        cli, ["datasets", "fashion-mnist", "--out", str(tmp_path / "fm"), "--source", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert "Error:" in result.output and "train-images-idx3-ubyte" in result.output
