@@ -160,7 +160,7 @@ class DedupReport:
     def as_table(self) -> Table:
         """A two-column summary of the run."""
         title = "dedup (dry run: nothing written)" if self.options.dry_run else "dedup"
-        table = Table(title=title, show_header=False)
+        table = Table(title=title, show_header=False, min_width=len(title) + 4)
         table.add_column("what")
         table.add_column("count", justify="right")
         for key, value in self.stats().items():
@@ -171,8 +171,9 @@ class DedupReport:
         """One row per duplicate (keeper first in each group), ``limit`` groups at most."""
         shown = self.groups[:limit]
         table = Table(title=f"{len(shown)} of {len(self.groups)} duplicate groups")
-        for column in ("group", "keeper", "duplicate", "distance", "reason"):
-            table.add_column(column)
+        for column in ("group", "keeper", "duplicate", "distance"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("reason")
         for number, group in enumerate(shown, 1):
             keeper = group.keeper[:12] + (" (pinned)" if group.pinned else "")
             for index, member in enumerate(group.members):

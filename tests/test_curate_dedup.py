@@ -441,3 +441,25 @@ def test_every_kind_of_plan_finds_the_brute_force_pairs(n_for_plan, radius):
     plan = plan_search(n_for_plan, radius)
     found = near_pairs(hashes, radius, plan=plan)
     assert found.as_set() == brute_force_pairs(hashes, radius).as_set()
+
+
+def test_a_run_killed_midway_leaves_the_previous_result_and_a_rerun_converges(checked):
+    catalog, _ = checked
+    dedup_images(catalog, DedupOptions(threshold=6))
+    at_six = current_duplicates(catalog)
+    dedup_images(catalog, DedupOptions(threshold=0))
+    at_zero = current_duplicates(catalog)
+
+    class Killed(Exception):
+        pass
+
+    def kill(phase: str, done: int, total: int) -> None:
+        if phase == "group":
+            raise Killed
+
+    with pytest.raises(Killed):
+        dedup_images(catalog, DedupOptions(threshold=6), progress=kill)
+    assert current_duplicates(catalog) == at_zero  # nothing half-written
+    assert latest_dedup_stats(catalog)["threshold"] == 0  # the killed run never finished
+    dedup_images(catalog, DedupOptions(threshold=6))
+    assert current_duplicates(catalog) == at_six
