@@ -56,7 +56,7 @@ from catalog.duplicates import (
 from catalog.errors import UnsafePath
 from catalog.runs import finish_run, start_run
 from curate.decode import DecodedImage, decode_image
-from curate.hashing import HASH_FUNCTIONS, hash_pixels
+from curate.hashing import HASH_FUNCTIONS, hamming, hash_pixels
 from curate.neardup import near_pairs
 from synthset.errors import SynthsetError
 
@@ -367,7 +367,7 @@ def _facts(candidate: DedupCandidate, hash_name: str) -> tuple[str | None, int |
 
 def _distance(a: DedupCandidate, b: DedupCandidate, hash_name: str) -> int:
     """Hamming distance between two candidates by the chosen hash."""
-    return ((getattr(a, hash_name) ^ getattr(b, hash_name)) & ((1 << 64) - 1)).bit_count()
+    return hamming(getattr(a, hash_name), getattr(b, hash_name))
 
 
 def _reason(member: DedupCandidate, keeper: DedupCandidate, distance: int, hash_name: str) -> str:
