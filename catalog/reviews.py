@@ -64,3 +64,72 @@ def current_decision(catalog: Catalog, sha256: str) -> Decision | None:
         "SELECT sha256, decision, note FROM decisions WHERE sha256 = ?", (sha256,)
     ).fetchone()
     return None if row is None else Decision(**dict(row))
+
+
+def record_note(catalog: Catalog, sha256: str, note: str) -> int | None:
+    """Attach ``note`` to the decision in force by appending a copy of it with the note.
+
+    Returns the new review id, or None when the image has no decision in force (the
+    caller keeps the note for the image's next decision).
+    """
+    with catalog.transaction() as conn:
+        row = conn.execute("SELECT decision FROM decisions WHERE sha256 = ?", (sha256,)).fetchone()
+        if row is None:
+            return None
+        cursor = conn.execute(
+            "INSERT INTO reviews (sha256, decision, note, decided_at) VALUES (?, ?, ?, ?)",
+            (sha256, row["decision"], note, utc_now()),
+        )
+    return int(cursor.lastrowid)
+
+
+def decisions_in_force(catalog: Catalog) -> list[Decision]:
+    """Every decision in force, by sha256 (what ``curate decisions export`` writes)."""
+    rows = catalog.conn.execute("SELECT sha256, decision, note FROM decisions ORDER BY sha256")
+    return [Decision(**dict(row)) for row in rows]
+
+
+def known_images(catalog: Catalog, sha256s: Iterable[str]) -> set[str]:
+    """Those of ``sha256s`` that are images in the catalog."""
+    wanted = list(dict.fromkeys(sha256s))
+    known: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        known.update(
+            row[0]
+            for row in catalog.conn.execute(
+                f"SELECT sha256 FROM images WHERE sha256 IN ({marks})", chunk
+            )
+        )
+    return known
+
+
+def record_changed_decisions(catalog: Catalog, decisions: Iterable[Decision]) -> int:
+    """Append those decisions that differ from the one in force, in one transaction.
+
+    A decision equal to the one in force (same decision and note) appends nothing, so
+    recording the same list twice changes nothing the second time. Returns how many
+    rows were appended.
+
+    :raises ValueError: for a decision outside :data:`DECISIONS` (nothing is written).
+    """
+    rows = list(decisions)
+    for row in rows:
+        if row.decision not in DECISIONS:
+            raise ValueError(f"unknown decision {row.decision!r}; expected one of {DECISIONS}")
+    now = utc_now()
+    appended = 0
+    with catalog.transaction() as conn:
+        for row in rows:
+            in_force = conn.execute(
+                "SELECT decision, note FROM decisions WHERE sha256 = ?", (row.sha256,)
+            ).fetchone()
+            if in_force is not None and tuple(in_force) == (row.decision, row.note):
+                continue
+            conn.execute(
+                "INSERT INTO reviews (sha256, decision, note, decided_at) VALUES (?, ?, ?, ?)",
+                (row.sha256, row.decision, row.note, now),
+            )
+            appended += 1
+    return appended
