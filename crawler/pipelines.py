@@ -6,12 +6,17 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
-from twisted.internet import task
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import task, threads
+from twisted.internet.defer import Deferred
+from twisted.python.threadpool import ThreadPool
 
 from catalog import Catalog, open_catalog
 from catalog.harvest import DiscoveredUrl, FetchResult, record_discovered, record_fetches
@@ -21,18 +26,43 @@ from catalog.synsets import Synset, record_synsets
 logger = logging.getLogger(__name__)
 
 
+@dataclass
+class _Batch:
+    """Items taken off the queues together, written in one go."""
+
+    synsets: list[Synset] = field(default_factory=list)
+    discovered: list[DiscoveredUrl] = field(default_factory=list)
+    fetched: list[FetchResult] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """How many items the batch holds."""
+        return len(self.synsets) + len(self.discovered) + len(self.fetched)
+
+
 class CatalogPipeline:
     """Collects Synset, DiscoveredUrl and FetchResult items and writes them in batches.
 
     A batch is written when ``CATALOG_FLUSH_ITEMS`` items are waiting, every
     ``CATALOG_FLUSH_SECONDS`` seconds, and when the spider closes; never one
-    transaction per item. Within a batch synsets go first, then discoveries, then
-    fetches, so a fetch always lands on (or creates) its URL's row.
+    transaction per item. Batches are written one at a time by a writer thread
+    (bodies by ``CATALOG_STORE_THREADS`` threads), so downloads go on meanwhile.
+    Within a batch synsets go first, then discoveries, then fetches, so a fetch
+    always lands on (or creates) its URL's row.
     """
 
-    def __init__(self, data_dir: Path, flush_items: int = 100, flush_seconds: float = 2.0) -> None:
-        if flush_items < 1 or flush_seconds <= 0:
-            raise NotConfigured("CATALOG_FLUSH_ITEMS must be >= 1 and CATALOG_FLUSH_SECONDS > 0")
+    def __init__(
+        self,
+        data_dir: Path,
+        flush_items: int = 100,
+        flush_seconds: float = 2.0,
+        store_threads: int = 4,
+    ) -> None:
+        if flush_items < 1 or flush_seconds <= 0 or store_threads < 1:
+            raise NotConfigured(
+                "CATALOG_FLUSH_ITEMS and CATALOG_STORE_THREADS must be >= 1, "
+                "CATALOG_FLUSH_SECONDS > 0"
+            )
         self.data_dir = Path(data_dir)
         self.flush_items = flush_items
         self.flush_seconds = flush_seconds
@@ -44,6 +74,9 @@ class CatalogPipeline:
         self.fetched: list[FetchResult] = []
         self.counts: Counter[str] = Counter()
         self._timer: task.LoopingCall | None = None
+        self._writing: Deferred | None = None
+        self._writer = ThreadPool(minthreads=1, maxthreads=1, name="catalog-writer")
+        self._store_pool = ThreadPoolExecutor(store_threads, thread_name_prefix="store")
         # item type -> the list it waits in; looked up along the item's MRO
         self._queues: dict[type, list[Any]] = {
             Synset: self.synsets,
@@ -53,7 +86,7 @@ class CatalogPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        """Build from settings SYNTHSET_DATA, CATALOG_FLUSH_ITEMS and CATALOG_FLUSH_SECONDS."""
+        """Build from settings SYNTHSET_DATA and CATALOG_FLUSH_ITEMS/_SECONDS/STORE_THREADS."""
         settings = crawler.settings
         if not settings.get("SYNTHSET_DATA"):
             raise NotConfigured("set SYNTHSET_DATA to the data directory (catalog.db, images/)")
@@ -61,6 +94,7 @@ class CatalogPipeline:
             Path(settings["SYNTHSET_DATA"]),
             flush_items=settings.getint("CATALOG_FLUSH_ITEMS", 100),
             flush_seconds=settings.getfloat("CATALOG_FLUSH_SECONDS", 2.0),
+            store_threads=settings.getint("CATALOG_STORE_THREADS", 4),
         )
         pipeline.crawler = crawler
         return pipeline
@@ -77,6 +111,7 @@ class CatalogPipeline:
         name = getattr(spider, "name", "?")
         run_args: Callable[[], dict[str, Any]] | None = getattr(spider, "run_args", None)
         self.run_id = start_run(self.catalog, f"crawl {name}", run_args() if run_args else {})
+        self._writer.start()
         self._timer = task.LoopingCall(self.flush)
         self._timer.start(self.flush_seconds, now=False)
 
@@ -91,28 +126,50 @@ class CatalogPipeline:
             self.flush()
         return item
 
-    def flush(self) -> None:
-        """Write every waiting item to the catalog (a few transactions, one per kind)."""
-        if not self.pending or self.catalog is None:
-            return
-        started = time.monotonic()
-        synsets, discovered, fetched = list(self.synsets), list(self.discovered), list(self.fetched)
+    def flush(self) -> Deferred | None:
+        """Hand every waiting item to the writer thread; None if nothing was handed over.
+
+        One batch is written at a time; items arriving meanwhile wait for the next.
+        """
+        if not self.pending or self.catalog is None or self._writing is not None:
+            return None
+        batch = _Batch(list(self.synsets), list(self.discovered), list(self.fetched))
         self.synsets.clear()
         self.discovered.clear()
         self.fetched.clear()
-        if synsets:
-            record_synsets(self.catalog, synsets)
-            self.counts["synsets"] += len(synsets)
-        if discovered:
-            self.counts["discovered"] += record_discovered(self.catalog, discovered)
-        if fetched:
-            self.counts["new_images"] += record_fetches(self.catalog, fetched)
-            self._count_fetches(fetched)
-        self.counts["flushes"] += 1
-        logger.debug(
-            "flushed %(n)d items in %(s).3f s",
-            {"n": len(synsets) + len(discovered) + len(fetched), "s": time.monotonic() - started},
-        )
+        self._count_fetches(batch.fetched)
+        from twisted.internet import reactor  # the one Scrapy installed
+
+        self._writing = threads.deferToThreadPool(reactor, self._writer, self._write, batch)
+        self._writing.addCallback(self._written)
+        return self._writing
+
+    def _write(self, batch: _Batch) -> Counter[str]:
+        """Write one batch (in the writer thread): bodies in parallel, then rows."""
+        assert self.catalog is not None
+        started = time.monotonic()
+        counts: Counter[str] = Counter()
+        if batch.synsets:
+            record_synsets(self.catalog, batch.synsets)
+            counts["synsets"] += len(batch.synsets)
+        if batch.discovered:
+            counts["discovered"] += record_discovered(self.catalog, batch.discovered)
+        if batch.fetched:
+            # Store files first, several at once (each write ends in an fsync); the
+            # rows then find the files in place, so a crash leaves no row without its file.
+            bodies = [r.body for r in batch.fetched if r.body is not None]
+            list(self._store_pool.map(self.catalog.store.put, bodies))
+            counts["new_images"] += record_fetches(self.catalog, batch.fetched)
+        counts["flushes"] += 1
+        logger.debug("wrote %(n)d items in %(s).3f s",
+                     {"n": batch.size, "s": time.monotonic() - started})
+        return counts
+
+    def _written(self, counts: Counter[str]) -> None:
+        self.counts.update(counts)
+        self._writing = None
+        if self.pending >= self.flush_items:
+            self.flush()
 
     def _count_fetches(self, fetched: list[FetchResult]) -> None:
         stats = self.crawler.stats if self.crawler else None
@@ -125,11 +182,16 @@ class CatalogPipeline:
             if stats is not None:
                 stats.inc_value(f"synthset/{key}")
 
-    def close_spider(self) -> None:
-        """Flush what is left, finish the run row with its counts, close the catalog."""
+    async def close_spider(self) -> None:
+        """Write what is left, finish the run row with its counts, close the catalog."""
         if self._timer is not None and self._timer.running:
             self._timer.stop()
-        self.flush()
+        while self._writing is not None or self.pending:
+            writing = self._writing or self.flush()
+            if writing is not None:
+                await maybe_deferred_to_future(writing)
+        self._writer.stop()
+        self._store_pool.shutdown()
         if self.catalog is None:
             return
         stats = dict(sorted(self.counts.items()))

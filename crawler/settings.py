@@ -16,6 +16,7 @@ PROJECT_URL = "https://github.com/synthset/synthset"
 SYNTHSET_DATA = str(default_data_dir())  # data directory: catalog.db and images/
 CATALOG_FLUSH_ITEMS = 100  # items per catalog write batch
 CATALOG_FLUSH_SECONDS = 2.0  # seconds: a part-filled batch is written at least this often
+CATALOG_STORE_THREADS = 4  # threads writing image files (each write ends in an fsync)
 
 # --- Where URLs come from -------------------------------------------------------------------
 IMAGENET_API_URL = "https://image-net.org/"  # root of the legacy text API (api/text/...)
@@ -61,5 +62,8 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {"crawler.pipelines.CatalogPipeline": 300}
 
 # --- Engine ---------------------------------------------------------------------------------
+# Items per response processed in parallel; ours are cheap and synchronous, and Scrapy
+# starts this many asyncio tasks for every callback result (100 by default: slow).
+CONCURRENT_ITEMS = 16
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False
