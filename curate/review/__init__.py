@@ -1,0 +1,1 @@
+"""`curate review`: the keyboard-driven screening app and the duplicate-group walk."""
