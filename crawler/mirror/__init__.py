@@ -1,1 +1,1 @@
-"""The offline mirror: a deterministic stand-in for the ImageNet text API, image hosts and web pages."""
+"""The offline mirror: a deterministic stand-in for the ImageNet API, image hosts and web pages."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from crawler.mirror.server import LOOPBACK, MirrorServer, closed_port
 from crawler.mirror.site import MirrorOptions, Site
+from crawler.mirror.wordnet_tree import ICE_CREAM_CAKE
 from synthset.errors import SynthsetError
 
 
@@ -30,6 +31,11 @@ def parse_options(argv: list[str] | None = None) -> tuple[argparse.Namespace, Mi
         "--dead-fraction", type=float, default=0.0, help="benchmark list: share of 404s"
     )
     parser.add_argument("--truth", type=Path, help="also write the ground truth to this file")
+    parser.add_argument(
+        "--prerender",
+        action="store_true",
+        help="render n07631926's images before printing the base URL (fair benchmarks)",
+    )
     args = parser.parse_args(argv)
     if args.host != LOOPBACK:
         raise MirrorOptionError(
@@ -55,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     refused = closed_port()
     server.site = Site(options, server.base_url, f"http://{LOOPBACK}:{refused}/")
+    if args.prerender:
+        server.site.prerender(ICE_CREAM_CAKE)
     if args.truth:
         args.truth.write_bytes(server.site.truth_bytes())
     print(server.base_url, flush=True)

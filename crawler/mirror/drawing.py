@@ -146,7 +146,7 @@ def _decorate(
                 fill=(255, 190, 40),
             )
     elif spec.decoration == "cherries":
-        for i in range(int(rng.integers(3, 8))):
+        for _ in range(int(rng.integers(3, 8))):
             cx = x0 + width * (0.1 + 0.8 * rng.random())
             r = dot * 3
             draw.ellipse((cx - r, y0 - r * 1.5, cx + r, y0 + r * 0.5), fill=(180, 10, 30))
@@ -175,7 +175,7 @@ def draw_cake(spec: CakeSpec) -> Image.Image:
 
 
 def draw_placeholder(width: int, height: int) -> Image.Image:
-    """A "photo unavailable" picture: flat grey, a framed mountain-and-sun pictogram and a caption."""
+    """A "photo unavailable" picture: flat grey, a framed mountain pictogram and a caption."""
     image = Image.new("RGB", (width, height), (214, 214, 214))
     draw = ImageDraw.Draw(image)
     unit = min(width, height) / 10

@@ -1,4 +1,4 @@
-"""The small web site under /web/ that `web_images` crawls: pages at depths 1 to 4 and their images."""
+"""The small web site under /web/ that `web_images` crawls: pages at depths 1 to 4, images."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ class WebSite:
 
 def _page(title: str, head: str, body: str) -> bytes:
     return (
-        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title>\n{head}</head>\n'
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        f"<title>{title}</title>\n{head}</head>\n"
         f"<body>\n<h1>{title}</h1>\n{body}</body></html>\n"
     ).encode()
 

@@ -48,7 +48,7 @@ CONTENT_TYPES = {
 
 @dataclass(frozen=True)
 class Resource:
-    """What the server answers for one path; ``render`` makes the body (called once, then cached)."""
+    """What the server answers for one path; ``render`` makes the body (once, then cached)."""
 
     render: Callable[[], bytes]
     content_type: str = "image/jpeg"
@@ -90,7 +90,7 @@ def picture(spec: CakeSpec) -> Image.Image:
 
 
 class Planner:
-    """Collects routes and truth rows while a world is laid out, drawing seeds from one generator."""
+    """Collects routes and truth rows while a world is laid out; seeds come from one generator."""
 
     def __init__(self, base_url: str, refused_base: str, seed: int) -> None:
         self.base_url = base_url

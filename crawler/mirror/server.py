@@ -37,7 +37,7 @@ class MirrorServer(ThreadingHTTPServer):
 
 
 def closed_port() -> int:
-    """A 127.0.0.1 port that was free a moment ago (nothing listens there: connections are refused)."""
+    """A 127.0.0.1 port free a moment ago: nothing listens there, so connections are refused."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((LOOPBACK, 0))
         return probe.getsockname()[1]

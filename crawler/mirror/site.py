@@ -104,6 +104,18 @@ class Site:
             row.wnid, row.image_id = wnid, f"{wnid}_{position}"
         self.lists[wnid] = shuffled
 
+    def prerender(self, wnid: str) -> int:
+        """Render and cache the bodies in the list of ``wnid`` now (fair benchmarks)."""
+        paths = [
+            "/" + row.url[len(self.base_url) :]
+            for row in self.lists.get(wnid, ())
+            if row.url.startswith(self.base_url)
+        ]
+        served = [path for path in paths if path in self.planner.routes]
+        for path in served:
+            self.planner.body(path)
+        return len(served)
+
     # -- text API ---------------------------------------------------------------------------
     def geturls(self, wnid: str) -> bytes:
         """imagenet.synset.geturls: one URL per line, CRLF."""

@@ -167,7 +167,7 @@ def parent(wnid: str) -> str:
 
 
 def hyponyms(wnid: str, full: bool = False) -> list[str]:
-    """Direct hyponyms of ``wnid`` or, with ``full``, the whole subtree depth-first (root excluded)."""
+    """Direct hyponyms of ``wnid`` or, with ``full``, its whole subtree depth-first (no root)."""
     direct = list(_children().get(wnid, ()))
     if not full:
         return direct
