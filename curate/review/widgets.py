@@ -66,9 +66,12 @@ def progress_text(counts: QueueCounts | None) -> str:
 class FactsPanel(Static):
     """What is known about the image on screen."""
 
+    table: Table | None = None  # what the panel shows now
+
     def show(self, facts: ImageFacts | None, decision: str | None, note: str | None) -> None:
         """Replace the panel's content with ``facts``."""
-        self.update("" if facts is None else facts_table(facts, decision, note))
+        self.table = None if facts is None else facts_table(facts, decision, note)
+        self.update(self.table or "")
 
 
 HELP = """\
