@@ -131,17 +131,41 @@ SCHEMA_VERSION = max(MIGRATIONS)
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring ``conn`` up to :data:`SCHEMA_VERSION`; return the version it started at.
 
+    The version is read and the migrations applied inside one ``BEGIN IMMEDIATE``
+    transaction, so two processes opening a new catalog at once cannot both migrate it,
+    and a migration is applied whole or not at all.
+
     :raises SchemaTooNew: if the file was written by a newer synthset.
     """
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
-    if current > SCHEMA_VERSION:
-        raise SchemaTooNew(
-            f"catalog schema version {current} is newer than this synthset "
-            f"understands ({SCHEMA_VERSION}); upgrade synthset"
-        )
-    for version in sorted(v for v in MIGRATIONS if v > current):
-        # One script, one transaction: a migration is applied whole or not at all.
-        conn.executescript(
-            f"BEGIN;{MIGRATIONS[version]}PRAGMA user_version = {version};COMMIT;"
-        )
+    if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        return SCHEMA_VERSION  # the common case: no write lock needed
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"catalog schema version {current} is newer than this synthset "
+                f"understands ({SCHEMA_VERSION}); upgrade synthset"
+            )
+        for version in sorted(v for v in MIGRATIONS if v > current):
+            for statement in split_statements(MIGRATIONS[version]):
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
     return current
+
+
+def split_statements(script: str) -> list[str]:
+    """The complete SQL statements of ``script``, in order."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {pending.strip()[:60]!r}")
+    return statements

@@ -117,3 +117,17 @@ def test_bad_decision_writes_nothing(catalog):
     with pytest.raises(ValueError, match="maybe"):
         record_decisions(catalog, [Decision("s1", "accept"), Decision("s2", "maybe")])
     assert catalog.conn.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
+
+
+def _open_and_close(data_dir: str) -> int:
+    open_catalog(data_dir).close()
+    return 0
+
+
+def test_concurrent_first_opens_migrate_once(data_dir):
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(4) as pool:
+        assert list(pool.map(_open_and_close, [str(data_dir)] * 8)) == [0] * 8
+    with open_catalog(data_dir) as opened:
+        assert opened.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
