@@ -84,6 +84,31 @@ def test_hosts_other_than_loopback_are_refused(host: str) -> None:
     assert "Traceback" not in res.stderr
 
 
+def test_a_taken_port_is_a_one_line_error(mirror: Mirror) -> None:
+    port = str(urlsplit(mirror.base_url).port)
+    res = subprocess.run(
+        [sys.executable, "-m", "crawler.mirror", "--port", port],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.startswith(f"Error: --port {port}: cannot listen"), res.stderr
+
+
+def test_sigterm_stops_the_mirror_while_a_response_is_held() -> None:
+    running = start_mirror("--images", "1")
+    try:
+        held = next(r["url"] for r in running.truth()["urls"] if r["kind"] == "timeout")
+        with pytest.raises(requests.Timeout):
+            requests.get(held, timeout=0.5)
+        running.process.terminate()
+        assert running.process.wait(timeout=10) == 0
+    finally:
+        stop_mirror(running)
+
+
 # -- text API and URL lists ------------------------------------------------------------------
 
 

@@ -51,12 +51,23 @@ def parse_options(argv: list[str] | None = None) -> tuple[argparse.Namespace, Mi
     return args, options
 
 
+def start_server(port: int) -> MirrorServer:
+    """Bind 127.0.0.1:``port``, naming the fix when the port is taken."""
+    try:
+        return MirrorServer(port)
+    except OSError as error:
+        raise MirrorOptionError(
+            f"--port {port}: cannot listen on {LOOPBACK} ({error.strerror}); "
+            "pick another port (0 = any free port)"
+        ) from error
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the mirror until killed (SIGTERM or SIGINT stop it cleanly)."""
     try:
         args, options = parse_options(argv)
-        server = MirrorServer(args.port)
-    except (SynthsetError, OSError) as error:
+        server = start_server(args.port)
+    except SynthsetError as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     refused = closed_port()
