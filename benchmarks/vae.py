@@ -137,6 +137,7 @@ def throughput(args: argparse.Namespace, work: Path) -> None:
 def main() -> None:
     """Run both parts and print the figures and ratios."""
     args = parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
     import keras
 
     print(

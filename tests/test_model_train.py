@@ -1,0 +1,204 @@
+"""Tiny but real training runs: files, falling loss, early stopping, KL weight, save/load."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.data import load_export
+from model.datasets import draw_shapes, write_export
+from model.errors import RunExists, UnknownArchitecture
+from model.options import TrainOptions
+
+pytestmark = pytest.mark.model
+
+TINY = TrainOptions(
+    latent_dim=4,
+    lr=3e-3,
+    batch_size=16,
+    epochs=3,
+    sample_count=4,
+    reconstruct_every=2,
+    reconstruct_count=4,
+)
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory) -> Path:
+    """A 64-train / 16-val gray 16x16 export of drawn shapes."""
+    out = tmp_path_factory.mktemp("exports") / "shapes"
+    write_export(out, {"train": draw_shapes(64, 16, 1, 0), "val": draw_shapes(16, 16, 1, 1)})
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(shapes: Path, tmp_path_factory):
+    """One 3-epoch run on ``shapes`` with the full KL term: (run folder, report)."""
+    from model.train import train
+
+    run = tmp_path_factory.mktemp("runs") / "run"
+    return run, train(shapes, run, TINY)
+
+
+def read_history(run: Path) -> dict[str, list[float]]:
+    """history.csv as columns of floats."""
+    with (run / "history.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    return {key: [float(row[key]) for row in rows] for key in rows[0]}
+
+
+def test_run_writes_every_output(trained):
+    run, report = trained
+    for name in ("model.keras", "history.csv", "loss.png", "train.json"):
+        assert (run / name).stat().st_size > 0, name
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "epoch_0001.png",
+        "epoch_0002.png",
+        "epoch_0003.png",
+    ]
+    assert [p.name for p in (run / "reconstructions").iterdir()] == ["epoch_0002.png"]
+    meta = json.loads((run / "train.json").read_text())
+    assert meta["options"]["latent_dim"] == 4 and meta["seed"] == 0
+    assert meta["stop_epoch"] == 3 == report.epochs_run
+    assert meta["dataset"]["hash"] == load_export(meta["dataset"]["path"]).dataset_hash
+    assert {"keras", "backend", "numpy", "python"} <= set(meta["versions"])
+
+
+def test_loss_falls_and_is_finite(trained):
+    run, _ = trained
+    history = read_history(run)
+    assert all(np.isfinite(history["loss"])) and all(np.isfinite(history["val_loss"]))
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["val_loss"][-1] < history["val_loss"][0]
+
+
+def test_loss_is_reconstruction_plus_kl(trained):
+    history = read_history(trained[0])
+    np.testing.assert_allclose(
+        history["loss"], np.add(history["reconstruction"], history["kl"]), rtol=1e-4
+    )
+    assert min(history["kl"]) > 0
+
+
+def test_kl_weight_zero_adds_no_kl(shapes: Path, tmp_path: Path):
+    from model.train import train
+
+    report = train(
+        shapes, tmp_path / "run", TrainOptions(**{**TINY.__dict__, "kl_weight": 0.0, "epochs": 2})
+    )
+    history = report.history
+    np.testing.assert_allclose(history["loss"], history["reconstruction"], rtol=1e-5)
+    np.testing.assert_allclose(history["val_loss"], history["val_reconstruction"], rtol=1e-5)
+    assert min(history["kl"]) > 0  # the KL is still measured, just not trained on
+
+
+def test_kl_warmup_starts_at_zero_and_val_loss_uses_full_weight(shapes: Path, tmp_path: Path):
+    from model.sample import load_run
+    from model.train import train
+
+    report = train(shapes, tmp_path / "run", TrainOptions(**{**TINY.__dict__, "kl_warmup": 2}))
+    h = report.history
+    assert h["loss"][0] == pytest.approx(h["reconstruction"][0], rel=1e-5)  # scale 0
+    assert h["loss"][1] == pytest.approx(h["reconstruction"][1] + 0.5 * h["kl"][1], rel=1e-4)
+    assert h["loss"][2] == pytest.approx(h["reconstruction"][2] + h["kl"][2], rel=1e-4)
+    for i in range(3):
+        assert h["val_loss"][i] == pytest.approx(
+            h["val_reconstruction"][i] + h["val_kl"][i], rel=1e-4
+        )
+    assert float(load_run(tmp_path / "run").kl_scale.numpy()) == 1.0
+
+
+def test_early_stopping_stops_and_restores_best_weights(tmp_path: Path):
+    """Training on copies of one image and validating on its negative: the better the model
+    fits the training set, the higher the validation loss, so epoch 1 is the best."""
+    from model.sample import load_run
+    from model.train import train
+
+    one = draw_shapes(1, 16, 1, 0)
+    export = write_export(
+        tmp_path / "opposite", {"train": np.repeat(one, 32, 0), "val": np.repeat(255 - one, 8, 0)}
+    )
+    options = TrainOptions(
+        latent_dim=4,
+        lr=1e-3,
+        batch_size=16,
+        epochs=30,
+        patience=3,
+        kl_weight=0.0,
+        sample_count=4,
+        reconstruct_every=0,
+    )
+    report = train(export.path, tmp_path / "run", options)
+    val = report.history["val_loss"]
+    assert report.stopped_early and report.epochs_run < 30
+    assert report.epochs_run == report.best_epoch + options.patience
+    assert report.best_epoch - 1 == int(np.argmin(val))
+    assert val[-1] > val[report.best_epoch - 1] * 1.1  # it did get worse
+
+    vae = load_run(tmp_path / "run")
+    vae.compile()
+    restored = vae.evaluate(
+        load_export(export.path).val, batch_size=16, verbose=0, return_dict=True
+    )["loss"]
+    assert abs(restored - val[report.best_epoch - 1]) < abs(restored - val[-1]) / 4
+
+
+def test_no_val_trains_all_epochs(shapes: Path, tmp_path: Path):
+    from model.train import train
+
+    report = train(
+        shapes, tmp_path / "run", TrainOptions(**{**TINY.__dict__, "validate": False, "epochs": 2})
+    )
+    assert report.epochs_run == 2 and "val_loss" not in report.history
+    assert (tmp_path / "run" / "model.keras").is_file()
+
+
+def test_reloaded_model_samples_identically(trained):
+    from model.sample import load_run, sample_images
+    from model.vae import VAE
+
+    run, _ = trained
+    first, second = load_run(run), load_run(run)
+    a = sample_images(first, 6, seed=3)
+    np.testing.assert_array_equal(a, sample_images(second, 6, seed=3))
+    assert not np.allclose(a, sample_images(first, 6, seed=4))
+    assert a.shape == (6, 16, 16, 1) and a.min() >= 0.0 and a.max() <= 1.0
+
+    clone = VAE.from_config(first.get_config())
+    assert (clone.latent_dim, clone.kl_weight, clone.likelihood) == (4, 1.0, "bernoulli")
+    clone.set_weights(first.get_weights())
+    np.testing.assert_allclose(sample_images(clone, 6, seed=3), a, atol=1e-6)
+
+
+def test_finished_run_is_not_overwritten(trained, shapes: Path):
+    from model.train import train
+
+    run, _ = trained
+    before = (run / "train.json").read_text()
+    with pytest.raises(RunExists, match="--overwrite"):
+        train(shapes, run, TINY)
+    assert (run / "train.json").read_text() == before
+
+
+def test_continuous_bernoulli_rgb_any_size(tmp_path: Path):
+    from model.train import train
+
+    export = write_export(
+        tmp_path / "rgb", {"train": draw_shapes(24, 20, 3, 0), "val": draw_shapes(8, 20, 3, 1)}
+    )
+    options = TrainOptions(**{**TINY.__dict__, "likelihood": "continuous-bernoulli", "epochs": 2})
+    report = train(export.path, tmp_path / "run", options)
+    assert all(np.isfinite(report.history["val_loss"]))
+    assert report.history["loss"][1] < report.history["loss"][0]
+
+
+def test_unknown_arch_fails_before_training(shapes: Path, tmp_path: Path):
+    from model.train import train
+
+    with pytest.raises(UnknownArchitecture, match="conv-vae, keras-example"):
+        train(shapes, tmp_path / "run", TrainOptions(arch="nope"))
+    assert not (tmp_path / "run").exists()
