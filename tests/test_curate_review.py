@@ -241,3 +241,96 @@ def test_review_without_a_catalog_is_an_error_line(tmp_path):
     result = CliRunner().invoke(cli, ["review", "--data", str(tmp_path / "none")])
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: no catalog at")
+
+
+# --duplicates: groups from the real `curate dedup`
+
+
+def near_copy(jpeg: bytes) -> bytes:
+    """The same picture at twice the size and another quality: a near duplicate."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(jpeg)) as image:
+        bigger = image.resize((image.width * 2, image.height * 2), Image.Resampling.BICUBIC)
+    out = io.BytesIO()
+    bigger.save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+@pytest.fixture
+def groups(catalog):
+    """Three duplicate groups (a drawing and its bigger copy) plus one lone image, deduped."""
+    from catalog.duplicates import duplicate_groups
+    from catalog.harvest import FetchResult, record_fetches
+    from curate.dedup import DedupOptions, dedup_images
+    from curate.review.sample import draw_cake
+
+    results = []
+    for n in range(4):
+        original = draw_cake(100 + n)
+        results.append(FetchResult(f"http://h/{n}.jpg", "web", http_status=200, body=original))
+        if n < 3:
+            copy = near_copy(original)
+            results.append(FetchResult(f"http://h/{n}b.jpg", "web", http_status=200, body=copy))
+    record_fetches(catalog, results)
+    check_images(catalog, CheckOptions(workers=1))
+    dedup_images(catalog, DedupOptions())
+    found = duplicate_groups(catalog)
+    assert [len(g.members) for g in found] == [1, 1, 1]
+    return found
+
+
+def duplicate_of(catalog) -> dict[str, str | None]:
+    """sha256 -> duplicate_of for every image."""
+    return dict(catalog.conn.execute("SELECT sha256, duplicate_of FROM images").fetchall())
+
+
+@pytest.fixture
+def dup_app_class():
+    """The duplicates app (imported here: it needs catalog.duplicates)."""
+    from curate.review.duplicates import DuplicatesApp
+
+    return DuplicatesApp
+
+
+@pilot_test
+async def test_duplicates_choose_keeper_break_and_skip(catalog, groups, dup_app_class):
+    from curate.review.protocols import image_widget
+
+    first, second, third = groups
+    app = dup_app_class(catalog, image_widget("halfcell"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.group == first and app.query_one("#tile-1").has_class("keeper")
+        await pilot.press("2")
+        assert app.query_one("#tile-2").has_class("keeper")
+        assert not app.query_one("#tile-1").has_class("keeper")
+        assert duplicate_of(catalog)[first.members[0].sha256] == first.keeper.sha256  # not yet
+        await pilot.press("enter")
+        assert app.group == second
+        await pilot.press("b", "enter", "right")
+        assert app.group is None
+        await pilot.press("enter")  # nothing left: no change
+    marks = duplicate_of(catalog)
+    new_keeper = first.members[0].sha256
+    assert marks[new_keeper] is None and marks[first.keeper.sha256] == new_keeper
+    assert marks[second.keeper.sha256] is None and marks[second.members[0].sha256] is None
+    assert marks[third.members[0].sha256] == third.keeper.sha256
+    log = catalog.conn.execute("SELECT action, count(*) FROM duplicate_log GROUP BY action")
+    assert dict(log.fetchall()) == {"dedup": 3, "keeper": 2, "break": 1}
+
+
+@pilot_test
+async def test_the_screening_queue_leaves_duplicates_out(catalog, groups):
+    app = make_app(catalog)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert app.counts.total == 4  # seven images, three of them duplicates
+        keepers = {g.keeper.sha256 for g in groups}
+        seen = []
+        while app.current is not None:
+            seen.append(app.current.sha256)
+            await pilot.press("right")
+        assert keepers < set(seen) and len(seen) == 4
