@@ -93,9 +93,7 @@ def read_manifest(path: Path) -> list[dict[str, str]]:
         reader = csv.DictReader(handle)
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise ExportMalformed(
-                f"{manifest} lacks column(s) {', '.join(missing)}; re-export it"
-            )
+            raise ExportMalformed(f"{manifest} lacks column(s) {', '.join(missing)}; re-export it")
         rows = list(reader)
     for number, row in enumerate(rows, start=2):
         if row["split"] not in SPLITS:
@@ -140,15 +138,54 @@ def _read_images(path: Path, files: list[str], shape: tuple[int, int, int]) -> n
     return out
 
 
+def _read_pixel_cache(
+    path: Path, meta: dict[str, Any], count: int, shape: tuple[int, int, int]
+) -> np.ndarray | None:
+    """The (N, H, W, C) uint8 array export.json's ``pixel_cache`` names, in manifest order, or
+    None (then the PNGs are read) if there is none or it does not match the manifest."""
+    name = meta.get("pixel_cache")
+    if not isinstance(name, str) or not (path / name).is_file():
+        return None
+    try:
+        pixels = np.load(path / name, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        log.warning("ignoring %(file)s: %(error)s", {"file": path / name, "error": error})
+        return None
+    if pixels.dtype != np.uint8 or pixels.shape != (count, *shape):
+        log.warning(
+            "ignoring %(file)s: %(dtype)s %(got)s, expected uint8 %(want)s",
+            {
+                "file": path / name,
+                "dtype": pixels.dtype,
+                "got": pixels.shape,
+                "want": (count, *shape),
+            },
+        )
+        return None
+    return pixels
+
+
 def load_export(path: Path | str) -> Export:
-    """Load the export at ``path``; raises ExportNotFound or ExportMalformed."""
+    """Load the export at ``path``; raises ExportNotFound or ExportMalformed.
+
+    Pixels come from the cache export.json names in ``pixel_cache`` (pixels.npy, N x H x W x C
+    uint8 in manifest order) when it matches the manifest, else from the PNGs.
+    """
     path = Path(path)
     meta = read_export_meta(path)
     rows = read_manifest(path)
     height, width = meta["size"]
     shape = (height, width, meta["channels"])
-    by_split = {split: [row["file"] for row in rows if row["split"] == split] for split in SPLITS}
-    arrays = {split: _read_images(path, files, shape) for split, files in by_split.items()}
+    for row in rows:
+        if not (path / row["file"]).is_file():
+            raise ExportMalformed(f"{path / row['file']} is listed in manifest.csv but missing")
+    cached = _read_pixel_cache(path, meta, len(rows), shape)
+    if cached is not None:
+        splits = np.array([row["split"] for row in rows])
+        arrays = {split: cached[splits == split].astype(np.float32) / 255.0 for split in SPLITS}
+    else:
+        by_split = {s: [row["file"] for row in rows if row["split"] == s] for s in SPLITS}
+        arrays = {split: _read_images(path, files, shape) for split, files in by_split.items()}
     log.info(
         "loaded export %(path)s: %(train)d train, %(val)d val, shape %(shape)s",
         {"path": path, "train": len(arrays["train"]), "val": len(arrays["val"]), "shape": shape},
@@ -162,4 +199,3 @@ def load_export(path: Path | str) -> Export:
         dataset_hash=hash_export(path),
         meta=meta,
     )
-

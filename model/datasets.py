@@ -29,6 +29,7 @@ FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_FILES = {"train": "train-images-idx3-ubyte", "val": "t10k-images-idx3-ubyte"}
 MANIFEST_COLUMNS = ("index", "file", "sha256", "url", "wnid", "source", "split")
 IDX_UBYTE = 0x08
+PIXEL_CACHE = "pixels.npy"  # N x H x W x C uint8 in manifest order, as `curate export` writes
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,10 @@ def write_export(
     interpolation: str = "none",
     overwrite: bool = False,
     extra: dict | None = None,
+    pixel_cache: bool = True,
 ) -> DatasetReport:
-    """Write (N, H, W, C) uint8 arrays per split (``train``, ``val``) as an export at ``out``.
+    """Write (N, H, W, C) uint8 arrays per split (``train``, ``val``) as an export at ``out``,
+    with pixels.npy beside the PNGs unless ``pixel_cache`` is false.
 
     :raises DatasetExists: ``out`` already holds an export and ``overwrite`` is false.
     """
@@ -118,6 +121,8 @@ def write_export(
                 }
             )
     _write_manifest(rows, out / "manifest.csv")
+    if pixel_cache and rows:
+        np.save(out / PIXEL_CACHE, np.concatenate([a for a in arrays.values() if len(a)]))
     counts = {"total": len(rows), "train": len(arrays["train"]), "val": len(arrays["val"])}
     meta = {
         "format_version": FORMAT_VERSION,
@@ -132,6 +137,7 @@ def write_export(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "synthset_version": synthset.__version__,
         "source": source,
+        "pixel_cache": PIXEL_CACHE if pixel_cache and rows else None,
         **(extra or {}),
     }
     temporary = out / ".export.json.tmp"

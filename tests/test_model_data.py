@@ -114,6 +114,7 @@ def test_listed_image_missing(export: Path):
 
 
 def test_image_of_the_wrong_size(export: Path, tmp_path: Path):
+    (export / "pixels.npy").unlink()  # else the cache is read, not the PNGs
     write_export(tmp_path / "big", {"train": draw_shapes(1, 20, 1)})
     (export / "images" / "00001.png").write_bytes((tmp_path / "big/images/00000.png").read_bytes())
     with pytest.raises(ExportMalformed, match="00001.png is 20x20, export.json says 16x16"):
@@ -121,6 +122,7 @@ def test_image_of_the_wrong_size(export: Path, tmp_path: Path):
 
 
 def test_image_that_is_not_an_image(export: Path):
+    (export / "pixels.npy").unlink()
     (export / "images" / "00002.png").write_bytes(b"<html>not a png</html>")
     with pytest.raises(ExportMalformed, match="00002.png is not a readable image"):
         load_export(export)
@@ -172,3 +174,25 @@ def test_fashion_mnist_converter_names_missing_source(tmp_path: Path):
     )
     assert result.exit_code == 1
     assert "Error:" in result.output and "train-images-idx3-ubyte" in result.output
+
+
+def test_pixel_cache_is_read_when_it_matches(export: Path):
+    assert json.loads((export / "export.json").read_text())["pixel_cache"] == "pixels.npy"
+    cache = np.load(export / "pixels.npy")
+    assert cache.shape == (16, 16, 16, 1) and cache.dtype == np.uint8
+    cache[0] = 7  # differs from the PNG: proves which one was read
+    np.save(export / "pixels.npy", cache)
+    assert load_export(export).train[0].max() == pytest.approx(7 / 255)
+
+
+def test_pixel_cache_that_does_not_match_falls_back_to_pngs(export: Path):
+    np.save(export / "pixels.npy", np.zeros((3, 16, 16, 1), np.uint8))
+    loaded = load_export(export)
+    np.testing.assert_allclose(loaded.val, draw_shapes(4, 16, 1, seed=2) / 255.0)
+
+
+def test_export_without_pixel_cache_reads_pngs(tmp_path: Path):
+    images = draw_shapes(3, 8, 1, seed=4)
+    write_export(tmp_path / "plain", {"train": images}, pixel_cache=False)
+    assert not (tmp_path / "plain" / "pixels.npy").exists()
+    np.testing.assert_allclose(load_export(tmp_path / "plain").train, images / 255.0)
