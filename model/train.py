@@ -163,7 +163,7 @@ def library_versions() -> dict[str, str]:
 
 
 def plot_history(history: dict[str, list[float]], path: Path) -> None:
-    """Write loss.png: total loss (train, val) and its reconstruction and KL parts."""
+    """Write loss.png: the loss (train, val) on the left, the KL term on the right."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(10, 4), dpi=100)
@@ -172,11 +172,11 @@ def plot_history(history: dict[str, list[float]], path: Path) -> None:
     for key in ("loss", "val_loss"):
         if key in history:
             left.plot(epochs, history[key], label=key)
-    left.set(title="negative ELBO (nats / image)", xlabel="epoch")
-    for key in ("reconstruction", "val_reconstruction", "kl", "val_kl"):
+    left.set(title="loss: reconstruction + weighted KL (nats / image)", xlabel="epoch")
+    for key in ("kl", "val_kl"):
         if key in history:
             right.plot(epochs, history[key], label=key)
-    right.set(title="reconstruction and KL (nats / image)", xlabel="epoch")
+    right.set(title="KL (nats / image)", xlabel="epoch")
     for axes in (left, right):
         axes.legend()
     figure.tight_layout()
