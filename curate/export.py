@@ -14,7 +14,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -274,9 +273,8 @@ _worker_preprocessor: Preprocessor | None = None
 
 
 def _init_worker(options: PreprocessOptions) -> None:
-    """Set up one worker process: its own Preprocessor, OpenCV single-threaded."""
+    """Set up one process (a pool worker, or this one when single-process): its Preprocessor."""
     global _worker_preprocessor
-    cv2.setNumThreads(1)  # the processes already use every core
     _worker_preprocessor = Preprocessor(options)
 
 
@@ -302,14 +300,25 @@ def _preprocess_all(
         _init_worker(options.preprocess)
         yield from map(_preprocess_one, tasks)
         return
-    # fork: workers start in milliseconds and inherit the imported modules. They only run
-    # _preprocess_one, never touch the parent's SQLite connection or terminal.
-    context = multiprocessing.get_context("fork")
+    # fork: workers start in milliseconds with every module already imported; they only run
+    # _preprocess_one, never touch the parent's SQLite connection or terminal. OpenCV is made
+    # single-threaded around the fork: the processes already fill the cores, and a child must
+    # not call cv2.setNumThreads itself (it waits forever for the parent's pool threads).
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        pool = multiprocessing.get_context("fork").Pool(
+            workers, initializer=_init_worker, initargs=(options.preprocess,)
+        )
+    finally:
+        cv2.setNumThreads(threads)
     chunksize = max(1, min(16, len(tasks) // (workers * 8)))
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(options.preprocess,)
-    ) as pool:
-        yield from pool.map(_preprocess_one, tasks, chunksize=chunksize)
+    try:
+        yield from pool.imap(_preprocess_one, tasks, chunksize=chunksize)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 # --- metadata and the final rename ---

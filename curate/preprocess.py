@@ -33,7 +33,9 @@ REDUCED_FLAGS: dict[str, dict[int, int]] = {
 }
 JPEG_SUFFIXES = frozenset({".jpg", ".jpeg"})
 MAX_SIZE = 4096  # pixels per side of the output
-PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 6]  # fixed, so the same pixels give the same bytes
+# OpenCV's default PNG settings (fast RLE strategy, as the seed's cv2.imwrite): for one OpenCV
+# version the same pixels give the same bytes; export.json records the version.
+PNG_PARAMS: list[int] = []
 
 
 class InvalidPreprocessOption(SynthsetError, ValueError):
