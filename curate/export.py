@@ -71,7 +71,7 @@ class ExportOptions:
     reduced_decode: bool = False
     include_unreviewed: bool = False
     val_fraction: float = 0.1
-    workers: int | None = None  # None: every core
+    workers: int | None = None  # None: every core this process may use
     pixel_cache: bool = True  # also write pixels.npy (N x H x W x C uint8)
     overwrite: bool = False
 
@@ -112,6 +112,13 @@ class ExportReport:
             f"{self.images_per_second:.0f}",
         )
         return table
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1  # pragma: no cover - platforms without affinity
 
 
 def split_of(sha256: str, val_fraction: float) -> str:
@@ -180,8 +187,11 @@ def _target(out: Path, name: str) -> Path:
             "(no path separators, no '..', at most 100 characters)"
         )
     target = out / name
-    if target.resolve().parent != out.resolve():  # pragma: no cover - the pattern forbids it
-        raise InvalidExportName(f"export name {name!r} would write outside {out}")
+    if target.resolve().parent != out.resolve():  # e.g. NAME is a symlink to elsewhere
+        raise InvalidExportName(
+            f"export name {name!r} would write outside {out}; no path separators, no '..', "
+            "no symlinks"
+        )
     return target
 
 
@@ -295,7 +305,7 @@ def _preprocess_all(
     tasks: list[tuple[str, str]], options: ExportOptions
 ) -> Iterator[tuple[np.ndarray, bytes] | str]:
     """Results of :func:`_preprocess_one` in task order, over ``options.workers`` processes."""
-    workers = min(options.workers or os.cpu_count() or 1, len(tasks))
+    workers = min(options.workers or available_cores(), len(tasks))
     if workers <= 1:
         _init_worker(options.preprocess)
         yield from map(_preprocess_one, tasks)

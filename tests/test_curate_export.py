@@ -347,6 +347,16 @@ def test_bad_names_are_refused_before_writing_anything(accepted, tmp_path, name)
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
+def test_a_symlinked_name_cannot_lead_outside_out(accepted, tmp_path):
+    catalog, _ = accepted
+    (tmp_path / "out").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out" / "cakes").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(InvalidExportName, match="outside"):
+        export_dataset(catalog, "cakes", ExportOptions(out=tmp_path / "out", overwrite=True))
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
 def test_existing_export_is_refused_then_replaced_with_overwrite(accepted, tmp_path):
     catalog, shas = accepted
     export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=1))
