@@ -261,6 +261,10 @@ def train(
         verbose=0,
     )
     seconds = time.perf_counter() - started
+    # EarlyStopping has restored the best weights (the last with --no-val); save them with the full
+    # KL term, since the checkpoint written during a warm-up epoch holds that epoch's kl_scale.
+    vae.kl_scale.assign(1.0)
+    vae.save(run_dir / MODEL_FILE)
     history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
     watched = history[monitor]
     best_epoch = int(np.argmin(watched)) + 1 if options.validate else len(watched)
