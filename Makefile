@@ -4,7 +4,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-quick test test-fast lint bench clean-demo
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: demo demo-quick test test-fast lint bench clean-demo system-deps
+
+# Debian data packages: WordNet 3.0 (offline synset names) and Fashion-MNIST (real VAE data).
+system-deps:
+	@if [ ! -f /usr/share/wordnet/data.noun ] || [ ! -d /usr/share/datasets/fashion-mnist ]; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wordnet-base dataset-fashion-mnist; \
+	fi
 
 $(STAMP): setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -12,13 +21,13 @@ $(STAMP): setup.cfg
 	$(BIN)/pip install --quiet -e '.[model,dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: system-deps $(STAMP)
 	$(BIN)/python -m synthset.demo --out demo
 
-demo-quick: $(STAMP)
+demo-quick: system-deps $(STAMP)
 	$(BIN)/python -m synthset.demo --out demo-quick --quick
 
-test: $(STAMP)
+test: system-deps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
