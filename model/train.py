@@ -20,26 +20,17 @@ import numpy as np
 
 import synthset
 from model.arch import load_architecture
+from model.callbacks import EpochProgress, EpochTimer, FrameWriter, KLWarmup, ProgressReporter
 from model.data import Export, load_export
 from model.errors import RunExists
-from model.grid import interleave_rows, save_grid
 from model.likelihoods import get_likelihood
 from model.options import TrainOptions
-from model.sample import MODEL_FILE, decode_means, fixed_latents, reconstruct_images
-from model.vae import KLWarmup, build_vae
+from model.sample import MODEL_FILE, fixed_latents
+from model.vae import build_vae
 
 log = logging.getLogger(__name__)
 
 RUN_OUTPUTS = (MODEL_FILE, "history.csv", "loss.png", "train.json", "samples", "reconstructions")
-
-
-@dataclass(frozen=True)
-class EpochProgress:
-    """What the progress callback hears after each epoch."""
-
-    epoch: int
-    epochs: int
-    logs: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -70,78 +61,6 @@ def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
         elif target.exists():
             target.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Record the seconds each epoch spends on training batches (validation excluded)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds: list[float] = []
-        self._start = 0.0
-        self._stopped = False
-
-    def on_epoch_begin(self, epoch, logs=None):
-        """Start the clock."""
-        self._start = time.perf_counter()
-        self._stopped = False
-
-    def on_test_begin(self, logs=None):
-        """Stop the clock when validation starts."""
-        if not self._stopped:
-            self.seconds.append(time.perf_counter() - self._start)
-            self._stopped = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        """Stop the clock if there was no validation."""
-        self.on_test_begin()
-
-    def images_per_second(self, images: int) -> float:
-        """Training throughput: median over epochs, the first (tracing) epoch left out."""
-        timed = self.seconds[1:] or self.seconds
-        return float(images / np.median(timed)) if timed else 0.0
-
-
-class FrameWriter(keras.callbacks.Callback):
-    """Write samples/epoch_NNNN.png every epoch and reconstructions/epoch_NNNN.png every N."""
-
-    def __init__(self, run_dir: Path, latents: np.ndarray, originals: np.ndarray, every: int):
-        super().__init__()
-        self.run_dir = run_dir
-        self.latents = latents
-        self.originals = originals
-        self.every = every
-
-    def on_epoch_end(self, epoch, logs=None):
-        """Decode the fixed latents (and, every N epochs, the fixed images) to PNG grids."""
-        number = epoch + 1
-        save_grid(
-            decode_means(self.model, self.latents),
-            self.run_dir / "samples" / f"epoch_{number:04d}.png",
-        )
-        if self.every and number % self.every == 0 and len(self.originals):
-            recon = reconstruct_images(self.model, self.originals)
-            columns = min(8, len(self.originals))
-            save_grid(
-                interleave_rows(self.originals, recon, columns),
-                self.run_dir / "reconstructions" / f"epoch_{number:04d}.png",
-                columns=columns,
-            )
-
-
-class ProgressReporter(keras.callbacks.Callback):
-    """Forward each epoch's logs to a plain callable."""
-
-    def __init__(self, report: Callable[[EpochProgress], None], epochs: int):
-        super().__init__()
-        self.report = report
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        """Call the reporter with the epoch number (from 1) and float logs."""
-        self.report(
-            EpochProgress(epoch + 1, self.epochs, {k: float(v) for k, v in (logs or {}).items()})
-        )
 
 
 def library_versions() -> dict[str, str]:

@@ -118,23 +118,6 @@ class VAE(keras.Model):
         return cls(**config)
 
 
-class KLWarmup(keras.callbacks.Callback):
-    """Raise the VAE's ``kl_scale`` linearly from 0 (epoch 1) to 1 over ``epochs`` epochs."""
-
-    def __init__(self, epochs: int):
-        super().__init__()
-        self.epochs = int(epochs)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        """Set this epoch's KL scale, epoch / warm-up epochs, capped at 1."""
-        scale = min(1.0, epoch / self.epochs) if self.epochs > 0 else 1.0
-        self.model.kl_scale.assign(scale)
-
-    def on_train_end(self, logs=None):
-        """Leave the model with the full KL term."""
-        self.model.kl_scale.assign(1.0)
-
-
 def build_vae(
     arch: str,
     image_shape: tuple[int, int, int],
