@@ -14,6 +14,8 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,9 +214,29 @@ def _empty_message(catalog: Catalog, options: ExportOptions) -> str:
 class _Written:
     """What the file-writing pass produced (in the temporary folder)."""
 
+    folder: Path
+    digits: int  # of the PNG numbers
     manifest: list[dict[str, Any]] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    pixels: list[np.ndarray] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)  # sha256sum lines of the written files
+
+    def add(self, row: ExportRow, result: tuple[np.ndarray, bytes] | str, split: str) -> None:
+        """Write one preprocessed image as the next PNG, or note why it was skipped."""
+        if isinstance(result, str):
+            self.skipped[row.sha256] = result
+            log.warning("skipped %(sha256)s: %(reason)s", {"sha256": row.sha256, "reason": result})
+            return
+        pixels, png = result
+        index = len(self.manifest)
+        file = f"images/{index:0{self.digits}d}.png"
+        (self.folder / file).write_bytes(png)
+        self.digests.append(f"{hashlib.sha256(png).hexdigest()}  {file}\n")
+        self.pixels.append(pixels)
+        self.manifest.append(
+            {"index": index, "file": file, "sha256": row.sha256, "url": row.url or "",
+             "wnid": row.wnid or "", "source": row.source or "", "split": split}
+        )
 
     def counts(self) -> dict[str, int]:
         """Totals per split, and how many images were skipped."""
@@ -228,41 +250,19 @@ def _write_files(
     progress: Progress | None,
 ) -> _Written:
     """Preprocess every row in parallel and write images/, manifest.csv and pixels.npy."""
-    images = folder / "images"
-    images.mkdir()
-    digits = max(5, len(str(len(rows) - 1)))
+    (folder / "images").mkdir()
+    written = _Written(folder, digits=max(5, len(str(len(rows) - 1))))
     tasks = [(row.sha256, str(catalog.store.absolute(row.path))) for row in rows]
-    written = _Written()
-    pixels: list[np.ndarray] = []
-    image_digests: list[str] = []
-    for done, (row, result) in enumerate(
-        zip(rows, _preprocess_all(tasks, options), strict=True), start=1
-    ):
-        if isinstance(result, str):
-            written.skipped[row.sha256] = result
-            log.warning("skipped %(sha256)s: %(reason)s", {"sha256": row.sha256, "reason": result})
-        else:
-            pixel_array, png = result
-            index = len(written.manifest)
-            file = f"images/{index:0{digits}d}.png"
-            (folder / file).write_bytes(png)
-            image_digests.append(f"{hashlib.sha256(png).hexdigest()}  {file}\n")
-            pixels.append(pixel_array)
-            written.manifest.append(
-                {
-                    "index": index, "file": file, "sha256": row.sha256, "url": row.url or "",
-                    "wnid": row.wnid or "", "source": row.source or "",
-                    "split": split_of(row.sha256, options.val_fraction),
-                }
-            )
-        if progress:
-            progress(done, len(rows))
+    with _preprocessed(tasks, options) as results:
+        for done, (row, result) in enumerate(zip(rows, results, strict=True), start=1):
+            written.add(row, result, split_of(row.sha256, options.val_fraction))
+            if progress:
+                progress(done, len(rows))
     manifest_bytes = _manifest_bytes(written.manifest)
     (folder / "manifest.csv").write_bytes(manifest_bytes)
-    written.digests = [f"{hashlib.sha256(manifest_bytes).hexdigest()}  manifest.csv\n"]
-    written.digests += image_digests
-    if options.pixel_cache and pixels:
-        np.save(folder / PIXEL_CACHE, np.stack(pixels), allow_pickle=False)
+    written.digests.insert(0, f"{hashlib.sha256(manifest_bytes).hexdigest()}  manifest.csv\n")
+    if options.pixel_cache and written.pixels:
+        np.save(folder / PIXEL_CACHE, np.stack(written.pixels), allow_pickle=False)
         cache_digest = hashlib.sha256((folder / PIXEL_CACHE).read_bytes()).hexdigest()
         written.digests.append(f"{cache_digest}  {PIXEL_CACHE}\n")
     return written
@@ -301,34 +301,40 @@ def _preprocess_one(task: tuple[str, str]) -> tuple[np.ndarray, bytes] | str:
     return pixels, encode_png(pixels)
 
 
-def _preprocess_all(
+@contextmanager
+def _preprocessed(
     tasks: list[tuple[str, str]], options: ExportOptions
-) -> Iterator[tuple[np.ndarray, bytes] | str]:
-    """Results of :func:`_preprocess_one` in task order, over ``options.workers`` processes."""
+) -> Iterator[Iterator[tuple[np.ndarray, bytes] | str]]:
+    """Results of :func:`_preprocess_one` in task order, over ``options.workers`` processes.
+
+    A context manager, so the worker pool ends when the ``with`` block does, however it ends.
+    """
     workers = min(options.workers or available_cores(), len(tasks))
     if workers <= 1:
         _init_worker(options.preprocess)
-        yield from map(_preprocess_one, tasks)
+        yield map(_preprocess_one, tasks)
         return
     # fork: workers start in milliseconds with every module already imported; they only run
-    # _preprocess_one, never touch the parent's SQLite connection or terminal. OpenCV is made
+    # _preprocess_one, never touch the parent's SQLite connection or terminal. The executor
+    # forks them at the first submit, before it starts any thread of its own. OpenCV is made
     # single-threaded around the fork: the processes already fill the cores, and a child must
-    # not call cv2.setNumThreads itself (it waits forever for the parent's pool threads).
-    threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        pool = multiprocessing.get_context("fork").Pool(
-            workers, initializer=_init_worker, initargs=(options.preprocess,)
-        )
-    finally:
-        cv2.setNumThreads(threads)
+    # not call cv2.setNumThreads itself (it can wait forever for the parent's pool threads).
+    # A worker that dies (a decoder crash, the OOM killer) raises BrokenProcessPool, no hang.
     chunksize = max(1, min(16, len(tasks) // (workers * 8)))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("fork"),
+        initializer=_init_worker, initargs=(options.preprocess,),
+    )
     try:
-        yield from pool.imap(_preprocess_one, tasks, chunksize=chunksize)
-        pool.close()
+        threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)
+        try:
+            results = pool.map(_preprocess_one, tasks, chunksize=chunksize)  # forks here
+        finally:
+            cv2.setNumThreads(threads)
+        yield results
     finally:
-        pool.terminate()
-        pool.join()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- metadata and the final rename ---

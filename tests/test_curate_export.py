@@ -6,6 +6,8 @@ import csv
 import hashlib
 import io
 import json
+import os
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import cv2
@@ -384,6 +386,22 @@ def test_an_interrupted_export_leaves_nothing_behind(accepted, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no target, no temp folder
     (stats,) = catalog.conn.execute("SELECT stats FROM runs WHERE command = 'export'").fetchone()
     assert "KeyboardInterrupt" in json.loads(stats)["error"]
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_that_dies_fails_the_export_instead_of_hanging(accepted, tmp_path, monkeypatch):
+    catalog, shas = accepted
+    real = Preprocessor.__call__
+
+    def crash_on_big(self, path):
+        if Path(path).stem == shas["big.jpg"]:
+            os._exit(1)  # what a decoder segfault or the OOM killer looks like to the pool
+        return real(self, path)
+
+    monkeypatch.setattr(Preprocessor, "__call__", crash_on_big)  # forked workers inherit it
+    with pytest.raises(BrokenProcessPool):
+        export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
 # --- the command ------------------------------------------------------------------------------
