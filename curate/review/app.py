@@ -50,7 +50,7 @@ class SessionAction:
 class ReviewApp(App[None]):
     """Screen the queue: accept, reject, skip, undo, note; every key is saved at once."""
 
-    CSS_PATH = "review.tcss"
+    CSS_PATH = Path(__file__).with_name("review.tcss")  # also for subclasses elsewhere
     TITLE = "curate review"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from concurrent.futures import Future
+from pathlib import Path
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -39,7 +40,7 @@ def tile_label(number: int, image: GroupImage, keeper: bool) -> str:
 class DuplicatesApp(App[None]):
     """One duplicate group at a time: 1-9 choose the keeper, b break it, Enter confirms."""
 
-    CSS_PATH = "review.tcss"
+    CSS_PATH = Path(__file__).with_name("review.tcss")  # also for subclasses elsewhere
     TITLE = "curate review --duplicates"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
