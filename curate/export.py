@@ -320,7 +320,7 @@ def _preprocessed(
     # single-threaded around the fork: the processes already fill the cores, and a child must
     # not call cv2.setNumThreads itself (it can wait forever for the parent's pool threads).
     # A worker that dies (a decoder crash, the OOM killer) raises BrokenProcessPool, no hang.
-    chunksize = max(1, min(16, len(tasks) // (workers * 8)))
+    chunksize = max(1, min(4, len(tasks) // (workers * 8)))  # small: little idle tail
     pool = ProcessPoolExecutor(
         workers, mp_context=multiprocessing.get_context("fork"),
         initializer=_init_worker, initargs=(options.preprocess,),
