@@ -87,8 +87,9 @@ class Mirror:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether 127.0.0.1:port can be bound now."""
+    """Whether 127.0.0.1:port can be bound now (as the mirror binds it: SO_REUSEADDR)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -113,7 +114,7 @@ def choose_port(state_file: Path) -> int:
         return probe.getsockname()[1]
 
 
-def run(*args: str | Path, capture: bool = False) -> str:
+def run(*args: str | Path | int, capture: bool = False) -> str:
     """Run one step as its real command line, echoing it; fail the demo if it fails."""
     command = [str(a) for a in args]
     shown = [Path(command[0]).name, *command[1:]]
@@ -151,35 +152,37 @@ def write_ground_truth_decisions(truth: dict, data: Path, csv_path: Path) -> int
     return len(decisions)
 
 
-def summary_table(stats: dict, evaluation: dict, train: dict, paths: dict[str, Path]) -> Table:
+def summary_table(rows: list[tuple[str, object]], paths: dict[str, Path]) -> Table:
     """The one table the demo ends with."""
     table = Table(title="synthset demo", show_header=True, header_style="bold")
     table.add_column("what")
     table.add_column("value", justify="right")
-    for label, value in summary_rows(stats, evaluation, train):
+    for label, value in rows:
         table.add_row(label, str(value))
     for label, path in paths.items():
         table.add_row(label, str(path))
     return table
 
 
-def summary_rows(stats: dict, evaluation: dict, train: dict) -> list[tuple[str, object]]:
-    """Label/value pairs of the summary, from ``curate stats --json`` and the model's reports."""
-    status = stats.get("urls_by_status", {}) | stats.get("images_by_status", {})
-    reviews = stats.get("reviews", {})
+def summary_rows(
+    stats: dict, export: dict, train: dict, evaluation: dict
+) -> list[tuple[str, object]]:
+    """Label/value pairs of the summary, from the reports the commands wrote."""
+    statuses = stats["statuses"]
     return [
-        ("URLs found", stats.get("urls_total")),
-        ("dead", status.get("dead", 0)),
-        ("empty", status.get("empty", 0)),
-        ("corrupt", status.get("corrupt", 0)),
-        ("not an image", status.get("not_image", 0)),
-        ("placeholders", status.get("placeholder", 0)),
-        ("duplicates", stats.get("duplicates", 0)),
-        ("accepted", reviews.get("accept", 0)),
-        ("exported", train.get("dataset", {}).get("total", evaluation.get("n_total"))),
-        ("epochs", train.get("stop_epoch")),
-        ("validation bits/dim", f"{evaluation.get('bits_per_dim', float('nan')):.4f}"),
-        ("memorization score", f"{evaluation.get('memorization', float('nan')):.3f}"),
+        ("URLs found", stats["urls"]["total"]),
+        ("dead", statuses["dead"]),
+        ("empty", statuses["empty"]),
+        ("corrupt", statuses["corrupt"]),
+        ("not an image", statuses["not_image"]),
+        ("placeholders", statuses["placeholder"]),
+        ("too small", statuses["too_small"]),
+        ("duplicates", stats["duplicates"]["removed"]),
+        ("accepted", stats["review"]["accepted"]),
+        ("exported", export["counts"]["total"]),
+        ("epochs", train["stop_epoch"]),
+        ("validation bits/dim", round(evaluation["bits_per_dim"], 4)),
+        ("memorization score", round(evaluation["memorization"], 3)),
     ]
 
 
@@ -224,17 +227,19 @@ def main(out: Path, quick: bool) -> None:
         "reconstruction grid": out / "reconstructions.png",
         "loss curve": run_dir / "loss.png",
     }
-    run(model, "sample", run_dir, "-n", str(size.samples), "-o", paths["sample grid"], "--seed", "0")
+    run(model, "sample", run_dir, "-n", size.samples, "-o", paths["sample grid"], "--seed", 0)
     run(model, "reconstruct", run_dir, export_dir, "-o", paths["reconstruction grid"])
     evaluation = json.loads(run(model, "evaluate", run_dir, export_dir, "--json", capture=True))
     stats = json.loads(run(curate, "stats", "--json", "--data", data, capture=True))
     train = json.loads((run_dir / "train.json").read_text())
-    summary = {row[0]: row[1] for row in summary_rows(stats, evaluation, train)}
+    export = json.loads((export_dir / "export.json").read_text())
+    rows = summary_rows(stats, export, train, evaluation)
+    summary: dict[str, object] = dict(rows)
     summary["paths"] = {label: str(path) for label, path in paths.items()}
     summary["seconds"] = round(time.monotonic() - started, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    console.print(summary_table(stats, evaluation, train, paths))
-    console.print(f"done in {summary['seconds']} s; rerun to resume, `make clean-demo` to start over")
+    console.print(summary_table(rows, paths))
+    console.print(f"done in {summary['seconds']} s; rerun resumes; `make clean-demo` starts over")
 
 
 if __name__ == "__main__":

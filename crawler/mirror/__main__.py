@@ -67,10 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args, options = parse_options(argv)
         server = start_server(args.port)
+        refused = closed_port()
     except SynthsetError as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
-    refused = closed_port()
     server.site = Site(options, server.base_url, f"http://{LOOPBACK}:{refused}/")
     if args.prerender:
         server.site.prerender(ICE_CREAM_CAKE)

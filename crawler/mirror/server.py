@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from crawler.mirror.plan import Resource
 from crawler.mirror.site import Site
+from synthset.errors import SynthsetError
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,20 @@ class MirrorServer(ThreadingHTTPServer):
         return f"http://{LOOPBACK}:{self.server_address[1]}/"
 
 
+# tcpmux's port: privileged and unused, so nothing listens there and connections are
+# refused. Fixed (not a port that was free a moment ago) so the refused URLs stay the
+# same from one mirror start to the next and a rerun of a crawl finds them already done.
+REFUSED_PORT = 1
+
+
 def closed_port() -> int:
-    """A 127.0.0.1 port free a moment ago: nothing listens there, so connections are refused."""
+    """A 127.0.0.1 port where nothing listens: connections to it are refused."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        return probe.getsockname()[1]
+        if probe.connect_ex((LOOPBACK, REFUSED_PORT)) == 0:
+            raise SynthsetError(
+                f"something listens on {LOOPBACK}:{REFUSED_PORT}; cannot plant refusals there"
+            )
+    return REFUSED_PORT
 
 
 class MirrorHandler(BaseHTTPRequestHandler):

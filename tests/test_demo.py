@@ -1,0 +1,55 @@
+"""The main job, end to end, in its quick mode: every stage, real commands, offline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from catalog import open_catalog
+from synthset.demo import port_is_free
+
+REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = [pytest.mark.demo, pytest.mark.model]
+
+
+def run_demo(out: Path) -> dict:
+    """Run ``python -m synthset.demo --quick`` into ``out``; return its summary.json."""
+    result = subprocess.run(
+        [sys.executable, "-m", "synthset.demo", "--out", str(out), "--quick"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "synthset demo" in result.stdout  # the summary table
+    return json.loads((out / "summary.json").read_text())
+
+
+def test_quick_demo_runs_every_stage_and_resumes(tmp_path):
+    out = tmp_path / "demo"
+    first = run_demo(out)
+    for label in ("sample grid", "reconstruction grid", "loss curve"):
+        path = Path(first["paths"][label])
+        assert path.is_file() and path.stat().st_size > 0, label
+    manifest = (out / "datasets" / "demo" / "manifest.csv").read_text().splitlines()
+    assert first["exported"] == len(manifest) - 1 > 0
+    assert first["accepted"] == first["exported"]
+    for failure in ("dead", "empty", "corrupt", "placeholders", "duplicates"):
+        assert first[failure] > 0, failure  # the mirror plants each of them
+    assert first["epochs"] >= 1
+    port = json.loads((out / "state.json").read_text())["port"]
+    assert port_is_free(port), "the demo left its mirror running"
+
+    trained_at = (out / "run" / "train.json").stat().st_mtime_ns
+    with open_catalog(out / "data", create=False) as catalog:
+        urls_before = catalog.conn.execute("SELECT count(*) FROM urls").fetchone()[0]
+    second = run_demo(out)
+    assert (out / "run" / "train.json").stat().st_mtime_ns == trained_at  # not retrained
+    assert second["URLs found"] == first["URLs found"] == urls_before
+    assert second["exported"] == first["exported"]
