@@ -137,6 +137,12 @@ class ReviewApp(App[None]):
         else:
             self._put_message("loading...")
             self._await_image(item.sha256, future)
+        # Decode ahead once this image is painted, so the decoding thread never competes
+        # with the paint the user is waiting for.
+        self.call_after_refresh(self._prefetch_around, box)
+
+    def _prefetch_around(self, box: Box) -> None:
+        """Start decoding the images next to the cursor."""
         ahead = [(i.sha256, self._path(i)) for i in self.queue.around(self.options.ahead)]
         self.prefetcher.prefetch(ahead, box)
 

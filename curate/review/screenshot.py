@@ -1,4 +1,4 @@
-"""Save docs/review.svg: the app over a small generated catalog (python -m curate.review.screenshot)."""
+"""Save docs/review.svg: the app over a small generated catalog (run with python -m)."""
 
 import asyncio
 import tempfile
