@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import csv
-import ctypes
-import ctypes.util
-import gc
 import hashlib
 import io
 import json
 import logging
-import multiprocessing
 import os
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,12 +24,7 @@ from rich.table import Table
 from catalog.db import Catalog, utc_now
 from catalog.exports import ExportRow, exportable_images
 from catalog.runs import finish_run, start_run
-from curate.preprocess import (
-    PreprocessOptions,
-    Preprocessor,
-    UndecodableImage,
-    encode_png,
-)
+from curate.preprocess import PreprocessOptions, Preprocessor, Processed, preprocess_all
 from synthset import __version__
 from synthset.errors import SynthsetError
 
@@ -224,7 +213,7 @@ class _Written:
     pixels: list[np.ndarray] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)  # sha256sum lines of the written files
 
-    def add(self, row: ExportRow, result: tuple[np.ndarray, bytes] | str, split: str) -> None:
+    def add(self, row: ExportRow, result: Processed, split: str) -> None:
         """Write one preprocessed image as the next PNG, or note why it was skipped."""
         if isinstance(result, str):
             self.skipped[row.sha256] = result
@@ -255,8 +244,9 @@ def _write_files(
     """Preprocess every row in parallel and write images/, manifest.csv and pixels.npy."""
     (folder / "images").mkdir()
     written = _Written(folder, digits=max(5, len(str(len(rows) - 1))))
-    tasks = [(row.sha256, str(catalog.store.absolute(row.path))) for row in rows]
-    with _preprocessed(tasks, options) as results:
+    paths = [str(catalog.store.absolute(row.path)) for row in rows]
+    workers = options.workers or available_cores()
+    with preprocess_all(paths, options.preprocess, workers) as results:
         for done, (row, result) in enumerate(zip(rows, results, strict=True), start=1):
             written.add(row, result, split_of(row.sha256, options.val_fraction))
             if progress:
@@ -278,91 +268,6 @@ def _manifest_bytes(rows: list[dict[str, Any]]) -> bytes:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue().encode("utf-8")
-
-
-# --- the parallel part: each worker holds one Preprocessor and returns pixels + PNG bytes ---
-
-_worker_preprocessor: Preprocessor | None = None
-
-
-def _init_worker(options: PreprocessOptions, pool_worker: bool = False) -> None:
-    """Set up one process (a pool worker, or this one when single-process): its Preprocessor."""
-    global _worker_preprocessor
-    _worker_preprocessor = Preprocessor(options)
-    if pool_worker:
-        _keep_freed_memory()
-
-
-# glibc mallopt parameters: every decoded photo is a multi-megabyte buffer. By default glibc
-# serves each from a fresh mmap (or trims it back to the system) and the next one page-faults
-# its way in again: about 15% of a fresh worker's CPU time. A worker is short-lived, so it
-# keeps freed memory for reuse instead.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_KEEP_BYTES = 32 * 1024 * 1024  # glibc's largest mmap threshold on 64-bit
-
-
-def _keep_freed_memory() -> None:
-    """Ask glibc (where it is the C library) to reuse freed decode buffers, not unmap them."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        return
-    mallopt(_M_MMAP_THRESHOLD, _KEEP_BYTES)
-    mallopt(_M_TRIM_THRESHOLD, 4 * _KEEP_BYTES)
-
-
-def _preprocess_one(task: tuple[str, str]) -> tuple[np.ndarray, bytes] | str:
-    """Pixels and PNG bytes of one image, or the reason it cannot be exported."""
-    assert _worker_preprocessor is not None
-    _, path = task
-    try:
-        pixels = _worker_preprocessor(path)
-    except UndecodableImage as error:
-        return f"undecodable: {error}"
-    except cv2.error as error:
-        return f"opencv: {str(error).strip().splitlines()[-1]}"
-    return pixels, encode_png(pixels)
-
-
-@contextmanager
-def _preprocessed(
-    tasks: list[tuple[str, str]], options: ExportOptions
-) -> Iterator[Iterator[tuple[np.ndarray, bytes] | str]]:
-    """Results of :func:`_preprocess_one` in task order, over ``options.workers`` processes.
-
-    A context manager, so the worker pool ends when the ``with`` block does, however it ends.
-    """
-    workers = min(options.workers or available_cores(), len(tasks))
-    if workers <= 1:
-        _init_worker(options.preprocess)
-        yield map(_preprocess_one, tasks)
-        return
-    # fork: workers start in milliseconds with every module already imported; they only run
-    # _preprocess_one, never touch the parent's SQLite connection or terminal. The executor
-    # forks them at the first submit, before it starts any thread of its own. OpenCV is made
-    # single-threaded around the fork: the processes already fill the cores, and a child must
-    # not call cv2.setNumThreads itself (it can wait forever for the parent's pool threads).
-    # gc.freeze() around the fork keeps the children's garbage collector off the parent's
-    # objects, whose pages it would otherwise copy (copy-on-write) into every worker.
-    # A worker that dies (a decoder crash, the OOM killer) raises BrokenProcessPool, no hang.
-    chunksize = max(1, min(4, len(tasks) // (workers * 8)))  # small: little idle tail
-    pool = ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("fork"),
-        initializer=_init_worker, initargs=(options.preprocess, True),
-    )
-    try:
-        threads = cv2.getNumThreads()
-        cv2.setNumThreads(1)
-        gc.freeze()
-        try:
-            results = pool.map(_preprocess_one, tasks, chunksize=chunksize)  # forks here
-        finally:
-            gc.unfreeze()
-            cv2.setNumThreads(threads)
-        yield results
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- metadata and the final rename ---

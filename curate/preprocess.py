@@ -1,8 +1,15 @@
-"""One stored image to export pixels: decode, centre-crop to a square, resize (the seed's steps)."""
+"""Stored images to export pixels: decode, centre-crop to a square, resize (the seed's steps)."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import logging
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,3 +169,90 @@ def encode_png(pixels: np.ndarray) -> bytes:
     if not ok:  # pragma: no cover - imencode only fails for unsupported shapes
         raise ValueError(f"cannot encode pixels of shape {pixels.shape} as PNG")
     return encoded.tobytes()
+
+
+# --- many images over worker processes: each holds one Preprocessor, returns pixels + PNG ---
+
+_worker_preprocessor: Preprocessor | None = None
+
+
+def _init_worker(options: PreprocessOptions, pool_worker: bool = False) -> None:
+    """Set up one process (a pool worker, or this one when single-process): its Preprocessor."""
+    global _worker_preprocessor
+    _worker_preprocessor = Preprocessor(options)
+    if pool_worker:
+        _keep_freed_memory()
+
+
+# glibc mallopt parameters: every decoded photo is a multi-megabyte buffer. By default glibc
+# serves each from a fresh mmap (or trims it back to the system) and the next one page-faults
+# its way in again (measured: 0.24 s of system time per 224 photos in a fresh worker, 0.02 s
+# with this). A worker is short-lived, so it keeps freed memory for reuse instead.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_KEEP_BYTES = 32 * 1024 * 1024  # glibc's largest mmap threshold on 64-bit
+
+
+def _keep_freed_memory() -> None:
+    """Ask glibc (where it is the C library) to reuse freed decode buffers, not unmap them."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        return
+    mallopt(_M_MMAP_THRESHOLD, _KEEP_BYTES)
+    mallopt(_M_TRIM_THRESHOLD, 4 * _KEEP_BYTES)
+
+
+Processed = tuple[np.ndarray, bytes] | str  # (pixels, PNG bytes), or why the image failed
+
+
+def _preprocess_one(path: str) -> Processed:
+    """Pixels and PNG bytes of one image, or the reason it cannot be used."""
+    assert _worker_preprocessor is not None
+    try:
+        pixels = _worker_preprocessor(path)
+    except UndecodableImage as error:
+        return f"undecodable: {error}"
+    except cv2.error as error:
+        return f"opencv: {str(error).strip().splitlines()[-1]}"
+    return pixels, encode_png(pixels)
+
+
+@contextmanager
+def preprocess_all(
+    paths: list[str], options: PreprocessOptions, workers: int
+) -> Iterator[Iterator[Processed]]:
+    """``(pixels, png)`` or a failure reason per path, in order, over ``workers`` processes.
+
+    A context manager, so the worker pool ends when the ``with`` block does, however it ends.
+    """
+    workers = min(workers, len(paths))
+    if workers <= 1:
+        _init_worker(options)
+        yield map(_preprocess_one, paths)
+        return
+    # fork: workers start in milliseconds with every module already imported; they only run
+    # _preprocess_one, never touch the parent's SQLite connection or terminal. The executor
+    # forks them at the first submit, before it starts any thread of its own. OpenCV is made
+    # single-threaded around the fork: the processes already fill the cores, and a child must
+    # not call cv2.setNumThreads itself (it can wait forever for the parent's pool threads).
+    # gc.freeze() around the fork keeps the children's garbage collector off the parent's
+    # objects, whose pages it would otherwise copy (copy-on-write) into every worker.
+    # A worker that dies (a decoder crash, the OOM killer) raises BrokenProcessPool, no hang.
+    chunksize = max(1, min(4, len(paths) // (workers * 8)))  # small: little idle tail
+    pool = ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("fork"),
+        initializer=_init_worker, initargs=(options, True),
+    )
+    try:
+        threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)
+        gc.freeze()
+        try:
+            results = pool.map(_preprocess_one, paths, chunksize=chunksize)  # forks here
+        finally:
+            gc.unfreeze()
+            cv2.setNumThreads(threads)
+        yield results
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
