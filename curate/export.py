@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 MANIFEST_FIELDS = ("index", "file", "sha256", "url", "wnid", "source", "split")
 PIXEL_CACHE = "pixels.npy"
+STALE_TEMP_SECONDS = 3600  # a temporary export folder this old belongs to a killed export
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 Progress = Callable[[int, int], None]  # (images done, images in total)
@@ -150,6 +151,7 @@ def export_dataset(
     run_args = {"name": name, **asdict(options)}
     run_id = start_run(catalog, "export", run_args)
     options.out.mkdir(parents=True, exist_ok=True)
+    _sweep_leftovers(options.out, name)
     temp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=options.out))
     try:
         written = _write_files(catalog, rows, options, temp, progress)
@@ -187,6 +189,18 @@ def _target(out: Path, name: str) -> Path:
             "no symlinks"
         )
     return target
+
+
+def _sweep_leftovers(out: Path, name: str, older_than: float = STALE_TEMP_SECONDS) -> int:
+    """Delete temporary folders of ``name`` left by killed exports; return how many."""
+    cutoff = time.time() - older_than
+    removed = 0
+    for pattern in (f".{name}.tmp-*", f".{name}.old-*"):
+        for leftover in out.glob(pattern):
+            if leftover.is_dir() and leftover.stat().st_mtime < cutoff:
+                shutil.rmtree(leftover, ignore_errors=True)
+                removed += 1
+    return removed
 
 
 def _empty_message(catalog: Catalog, options: ExportOptions) -> str:

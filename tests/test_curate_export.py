@@ -404,6 +404,16 @@ def test_a_worker_that_dies_fails_the_export_instead_of_hanging(accepted, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
+def test_leftovers_of_killed_exports_are_swept_once_stale(accepted, tmp_path):
+    catalog, _ = accepted
+    stale, fresh = tmp_path / ".cakes.tmp-old", tmp_path / ".cakes.tmp-running"
+    for folder in (stale, fresh):
+        (folder / "images").mkdir(parents=True)
+    os.utime(stale, (1_000_000_000, 1_000_000_000))  # 2001: long dead
+    export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=1))
+    assert not stale.exists() and fresh.exists()  # a concurrent export's folder is left alone
+
+
 # --- the command ------------------------------------------------------------------------------
 
 
