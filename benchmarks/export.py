@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import multiprocessing
 import os
 import resource
 import sys
@@ -106,6 +107,23 @@ def seed_loop(files: list[Path], out: Path, interpolation: int = cv2.INTER_LINEA
     return np.stack(pixels)
 
 
+def seed_split(files: list[Path], out: Path) -> None:
+    """Control: the seed loop on 1/N of the files in each of N forked processes, nothing else.
+
+    The best a plain split could do on this machine right now; when other work shares the
+    cores, this shows it.
+    """
+    cores = available_cores()
+    parts = [(files[i::cores], out / str(i)) for i in range(cores)]
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # one thread per process, as the export's workers; set before the fork
+    try:
+        with multiprocessing.get_context("fork").Pool(cores) as pool:
+            pool.starmap(seed_loop, parts)
+    finally:
+        cv2.setNumThreads(threads)
+
+
 def cpu_seconds() -> float:
     """CPU time (user + system) of this process and of its finished children so far."""
     me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
@@ -155,11 +173,13 @@ def main() -> None:
         load = os.getloadavg()[0]
         times = best_times(args.repeat, {
             "seed": lambda: seed_loop(files, root / "seed"),
+            "split": lambda: seed_split(files, root / "split"),
             "default": lambda: export("default", False),
             "reduced": lambda: export("reduced", True),
         })
         (seed_s, seed_cpu), (default_s, default_cpu), (reduced_s, reduced_cpu) = (
             times["seed"], times["default"], times["reduced"])
+        split_s, split_cpu = times["split"]
 
         default_pixels = np.load(root / "datasets" / "default" / "pixels.npy")[..., 0]
         reduced_pixels = np.load(root / "datasets" / "reduced" / "pixels.npy")[..., 0]
@@ -177,6 +197,9 @@ def main() -> None:
     print(f"{'path':<26}{'seconds':>9}{'images/s':>10}{'ratio':>8}{'CPU s':>8}")
     print(f"{'seed loop (baseline)':<26}{seed_s:>9.2f}{n / seed_s:>10.0f}{1.0:>8.2f}"
           f"{seed_cpu:>8.2f}")
+    print(f"{'control: seed loop split':<26}{split_s:>9.2f}{n / split_s:>10.0f}"
+          f"{seed_s / split_s:>8.2f}{split_cpu:>8.2f}   (over {available_cores()} processes: "
+          "the machine's parallel headroom now)")
     print(f"{'export default':<26}{default_s:>9.2f}{n / default_s:>10.0f}"
           f"{seed_s / default_s:>8.2f}{default_cpu:>8.2f}   pixel-identical to the seed: yes")
     print(f"{'export --reduced-decode':<26}{reduced_s:>9.2f}{n / reduced_s:>10.0f}"
