@@ -455,10 +455,14 @@ def test_parallel_export_after_opencv_used_its_threads_does_not_hang(accepted, t
     """Guard: workers forked from a process whose OpenCV thread pool is running must work
     (the benchmark once hung with workers calling cv2.setNumThreads after such a fork)."""
     catalog, shas = accepted
+    before = cv2.getNumThreads()
     cv2.setNumThreads(2)
-    busy = np.random.default_rng(0).integers(0, 255, (2000, 3000), dtype=np.uint8)
-    for _ in range(3):  # starts OpenCV's thread pool in this process
-        cv2.resize(busy, (100, 100), interpolation=cv2.INTER_LINEAR)
-    report = export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=2))
-    assert report.total == len(shas)
-    assert cv2.getNumThreads() == 2  # the parent's setting is restored
+    try:
+        busy = np.random.default_rng(0).integers(0, 255, (2000, 3000), dtype=np.uint8)
+        for _ in range(3):  # starts OpenCV's thread pool in this process
+            cv2.resize(busy, (100, 100), interpolation=cv2.INTER_LINEAR)
+        report = export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=2))
+        assert report.total == len(shas)
+        assert cv2.getNumThreads() == 2  # the parent's setting is restored
+    finally:
+        cv2.setNumThreads(before)
