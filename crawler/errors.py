@@ -1,4 +1,4 @@
-"""Typed failures of the crawler: bad spider arguments and missing prerequisites."""
+"""Typed failures of the crawler: bad spider arguments, missing prerequisites, dead sources."""
 
 from synthset.errors import SynthsetError
 
@@ -13,3 +13,15 @@ class WordNetUnavailable(SynthsetError):
 
 class UnknownSynset(SynthsetError):
     """A synset name or id resolves to nothing, offline or through the API."""
+
+
+class ImagenetApiUnavailable(SynthsetError):
+    """The ImageNet text API (IMAGENET_API_URL) failed where the crawl could not do without it."""
+
+
+class StartPagesUnreadable(SynthsetError):
+    """Not one of the web_images spider's start pages could be fetched as HTML."""
+
+
+class UnknownSpider(SynthsetError):
+    """``scrapy crawl NAME`` names no spider of this project."""

@@ -10,6 +10,7 @@ from synthset.paths import default_data_dir
 BOT_NAME = "synthset"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+COMMANDS_MODULE = "crawler.commands"  # our `crawl`: one-line errors, exit 1 (crawler/commands)
 PROJECT_URL = "https://github.com/synthset/synthset"
 
 # --- Where facts go -------------------------------------------------------------------------

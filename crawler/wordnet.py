@@ -99,8 +99,14 @@ class WordNet:
 
     @staticmethod
     def available(directory: Path | str) -> bool:
-        """Whether ``directory`` holds WordNet's noun files."""
-        return all((Path(directory) / name).is_file() for name in (DATA_FILE, INDEX_FILE))
+        """Whether ``directory`` holds WordNet's noun files, readable as UTF-8 text."""
+        try:
+            for name in (DATA_FILE, INDEX_FILE):
+                with open(Path(directory) / name, encoding="utf-8") as handle:
+                    handle.readline()
+        except (OSError, UnicodeDecodeError):
+            return False
+        return True
 
     def lookup(self, name: str) -> list[str]:
         """The wnids of every noun sense of ``name``, most frequent sense first ([] if unknown)."""

@@ -3,56 +3,28 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from itertools import islice
 from typing import Any, Self
 
 import scrapy
 from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from catalog import Catalog, open_catalog
 from catalog.harvest import DiscoveredUrl, fetched_among
-from crawler.errors import SpiderArgumentError
 from crawler.fetch import failure_token, fetched_from_response
 from crawler.items import FetchedImage
 from crawler.urlsafety import refusal
+from synthset.errors import SynthsetError
 
 logger = logging.getLogger(__name__)
 
 SKIP_CHECK_BATCH = 500  # URLs per catalog lookup of what was fetched before
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
-
-
-def parse_flag(name: str, value: str | bool | None) -> bool:
-    """A yes/no spider argument (``-a hyponyms=1``).
-
-    :raises SpiderArgumentError: for anything but 1/0, true/false, yes/no, on/off.
-    """
-    if isinstance(value, bool) or value is None:
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in _TRUE or text in _FALSE:
-        return text in _TRUE
-    raise SpiderArgumentError(f"-a {name}={value!r}: expected 1 or 0")
-
-
-def parse_count(name: str, value: str | int | None) -> int | None:
-    """A positive whole-number spider argument (``-a limit=50``), None when not given.
-
-    :raises SpiderArgumentError: for anything but a whole number >= 1.
-    """
-    if value is None or value == "":
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = 0
-    if number < 1 or str(number) != str(value).strip():
-        raise SpiderArgumentError(f"-a {name}={value!r}: expected a whole number >= 1")
-    return number
+ERROR_STAT = "synthset/error"  # stats key: the expected failure that ended the crawl
+ERROR_CLOSE_REASON = "synthset_error"  # close reason of a crawl stopped by such a failure
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -62,11 +34,6 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def split_list(value: str | None) -> list[str]:
-    """The non-empty, stripped items of a comma-separated spider argument."""
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
-
-
 class ImageSpider(scrapy.Spider):
     """Base of the harvesting spiders: turns discovered image URLs into fetches and facts.
 
@@ -74,10 +41,23 @@ class ImageSpider(scrapy.Spider):
     fetch for is skipped unless ``refetch`` is set; a URL that is not http(s) is
     recorded as an error and never requested. Every request's outcome, response
     or failure, becomes one :class:`FetchedImage` item.
+
+    Arguments are checked by :meth:`parse_args` (which ``scrapy crawl`` also calls
+    before starting anything). An expected failure found once the crawl runs is
+    recorded under the stats key ``synthset/error``, for ``scrapy crawl`` to report.
     """
 
     refetch: bool = False
     catalog: Catalog
+    urls_listed: int = 0  # image URLs discovered this run (fetched before or not)
+
+    @classmethod
+    def parse_args(cls, **kwargs: Any) -> Any:
+        """The spider's ``-a`` arguments as its frozen dataclass of checked values.
+
+        :raises SpiderArgumentError: for a missing, malformed or unknown argument.
+        """
+        raise NotImplementedError
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -91,6 +71,34 @@ class ImageSpider(scrapy.Spider):
         """The spider's arguments, for the catalog's runs row."""
         return {"refetch": self.refetch}
 
+    async def start(self) -> AsyncIterator[Any]:
+        """The first items and requests; an expected failure here stops the crawl."""
+        try:
+            for output in self.start_outputs():
+                yield output
+        except SynthsetError as error:
+            raise self.abort(error) from None
+
+    def start_outputs(self) -> Iterator[Any]:
+        """The items and requests to begin with (each spider says which)."""
+        return iter(())
+
+    def record_error(self, error: SynthsetError) -> None:
+        """Note ``error`` as the crawl's failure (the first one noted wins) and log it."""
+        stats = self.crawler.stats
+        if stats.get_value(ERROR_STAT) is None:
+            stats.set_value(ERROR_STAT, str(error))
+        logger.error("%(error)s", {"error": error})
+
+    def abort(self, error: SynthsetError) -> CloseSpider:
+        """Record ``error``; the exception to raise to close the spider because of it."""
+        self.record_error(error)
+        return CloseSpider(ERROR_CLOSE_REASON)
+
+    def final_error(self) -> SynthsetError | None:
+        """An expected failure only visible once the crawl has finished (None: all went well)."""
+        return None
+
     def image_requests(self, found: Iterable[DiscoveredUrl]) -> Iterator[Any]:
         """Items and requests for ``found``: a DiscoveredUrl each, then a fetch or a refusal.
 
@@ -98,6 +106,7 @@ class ImageSpider(scrapy.Spider):
         """
         stats = self.crawler.stats
         for chunk in batched(found, SKIP_CHECK_BATCH):
+            self.urls_listed += len(chunk)
             fresh = [d for d in chunk if d.url not in self._requested]
             self._requested.update(d.url for d in fresh)
             done = set() if self.refetch else fetched_among(self.catalog, [d.url for d in fresh])
@@ -138,5 +147,10 @@ class ImageSpider(scrapy.Spider):
         yield FetchedImage.failed(found, token)
 
     def closed(self, reason: str) -> None:
-        """Close the spider's catalog connection."""
-        self.catalog.close()
+        """Record a failure :meth:`final_error` finds in a finished crawl; close the catalog."""
+        try:
+            error = self.final_error() if reason == "finished" else None
+            if error is not None:
+                self.record_error(error)
+        finally:
+            self.catalog.close()

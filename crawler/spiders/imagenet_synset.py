@@ -11,22 +11,46 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
 import scrapy
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from twisted.python.failure import Failure
 
 from catalog.harvest import DiscoveredUrl
 from crawler import imagenet
-from crawler.errors import SpiderArgumentError, UnknownSynset
+from crawler.errors import ImagenetApiUnavailable, SpiderArgumentError, UnknownSynset
+from crawler.fetch import failure_token
 from crawler.items import Synset
-from crawler.spiders import ImageSpider, parse_count, parse_flag, split_list
+from crawler.spiderargs import (
+    parse_count,
+    parse_flag,
+    passed_through,
+    readable_file,
+    reject_unknown,
+    split_list,
+)
+from crawler.spiders import ImageSpider
 from crawler.wordnet import WordNet
+from synthset.errors import SynthsetError
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImagenetArgs:
+    """The checked arguments of ``scrapy crawl imagenet_synset``."""
+
+    wnids: tuple[str, ...]
+    names: tuple[str, ...]
+    hyponyms: bool = False
+    urls_file: Path | None = None
+    limit: int | None = None
+    refetch: bool = False
 
 
 class ImagenetSynsetSpider(ImageSpider):
@@ -38,50 +62,73 @@ class ImagenetSynsetSpider(ImageSpider):
 
     name = "imagenet_synset"
 
-    def __init__(
-        self,
+    @classmethod
+    def parse_args(
+        cls,
+        *,
         wnid: str | None = None,
         synset: str | None = None,
         hyponyms: str | None = None,
         urls_file: str | None = None,
         limit: str | None = None,
         refetch: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Validate the spider arguments (``-a wnid=... -a synset=...`` and the rest).
+        **extra: Any,
+    ) -> ImagenetArgs:
+        """Check ``-a wnid=... -a synset=...`` and the rest.
 
-        :raises SpiderArgumentError: for a malformed argument or no synset at all.
+        :raises SpiderArgumentError: for a malformed or unknown argument, or no synset at all.
         """
-        super().__init__(**kwargs)
-        self.wnids = split_list(wnid)
-        bad = [w for w in self.wnids if not imagenet.is_wnid(w)]
+        reject_unknown(cls.name, cls.parse_args, extra)
+        wnids = tuple(split_list(wnid))
+        bad = [w for w in wnids if not imagenet.is_wnid(w)]
         if bad:
             raise SpiderArgumentError(f"-a wnid={bad[0]!r}: a wnid is n + 8 digits, e.g. n07631926")
-        self.names = split_list(synset)
-        if not self.wnids and not self.names:
+        names = tuple(split_list(synset))
+        if not wnids and not names:
             raise SpiderArgumentError(
                 'name the synsets: -a wnid=n07631926[,...] or -a synset="ice-cream cake"'
             )
-        self.hyponyms = parse_flag("hyponyms", hyponyms)
-        self.limit = parse_count("limit", limit)
-        self.refetch = parse_flag("refetch", refetch)
-        self.urls_file = Path(urls_file) if urls_file else None
-        if self.urls_file is not None and not self.urls_file.is_file():
-            raise SpiderArgumentError(f"-a urls_file={urls_file!r}: no such file")
+        return ImagenetArgs(
+            wnids=wnids,
+            names=names,
+            hyponyms=parse_flag("hyponyms", hyponyms),
+            urls_file=readable_file("urls_file", urls_file) if urls_file else None,
+            limit=parse_count("limit", limit),
+            refetch=parse_flag("refetch", refetch),
+        )
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Check the spider arguments (see :meth:`parse_args`).
+
+        :raises SpiderArgumentError: for a malformed argument or no synset at all.
+        """
+        args = self.parse_args(**kwargs)
+        super().__init__(**passed_through(kwargs))
+        self.args = args
+        self.wnids = list(args.wnids)
+        self.names = list(args.names)
+        self.hyponyms = args.hyponyms
+        self.limit = args.limit
+        self.refetch = args.refetch
+        self.urls_file = args.urls_file
         self._listed: set[str] = set()  # synsets whose listing was already asked for
+        self._matched: set[str] = set()  # names (lower case) the API's words matched
+        self._api_answers: Counter[str] = Counter()  # "ok" / "failed"
+        self._api_problem: str | None = None  # the first failed API request, in words
+        self._synset_list_problem: str | None = None  # why the API's synset list failed
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        """Create the spider with IMAGENET_API_URL and, when installed, the WORDNET_DIR WordNet."""
+        """Create the spider with IMAGENET_API_URL and, when readable, the WORDNET_DIR WordNet."""
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.api_url = crawler.settings.get("IMAGENET_API_URL")
-        wordnet_dir = crawler.settings.get("WORDNET_DIR")
-        spider.wordnet = WordNet(wordnet_dir) if wordnet_dir and WordNet.available(
-            wordnet_dir
+        spider.wordnet_dir = crawler.settings.get("WORDNET_DIR")
+        spider.wordnet = WordNet(spider.wordnet_dir) if spider.wordnet_dir and WordNet.available(
+            spider.wordnet_dir
         ) else None
         if spider.wordnet is None:
-            logger.info("no WordNet in %(dir)s; using the API for names and hyponyms",
-                        {"dir": wordnet_dir})
+            logger.info("no readable WordNet in %(dir)s; using the API for names and hyponyms",
+                        {"dir": spider.wordnet_dir})
         return spider
 
     def run_args(self) -> dict[str, Any]:
@@ -92,20 +139,47 @@ class ImagenetSynsetSpider(ImageSpider):
             "limit": self.limit, "refetch": self.refetch,
         }
 
-    async def start(self) -> AsyncIterator[Any]:
-        """Resolve the synsets, then list and fetch their images."""
-        for output in self.start_outputs():
-            yield output
-
     def start_outputs(self) -> Iterator[Any]:
         """Synset items and requests to begin with (offline WordNet, else API requests)."""
         if self.wordnet is not None:
             yield from self._resolve_offline()
             return
         if self.names:
-            yield self._api_request(imagenet.synset_list_url(self.api_url), self.parse_synset_list)
+            yield self._api_request(
+                imagenet.synset_list_url(self.api_url), self.parse_synset_list,
+                errback=self.synset_list_failed,
+            )
         for wnid in self.wnids:
             yield from self._expand_online(wnid)
+
+    def final_error(self) -> SynthsetError | None:
+        """A name the API never matched, or an API that never answered while nothing was listed."""
+        unresolved = [n for n in self.names if n.lower() not in self._matched]
+        if self.wordnet is None and unresolved:
+            name = unresolved[0]
+            if self._synset_list_problem:
+                return ImagenetApiUnavailable(
+                    f"-a synset={name!r}: no readable WordNet in {self.wordnet_dir}, and the "
+                    f"ImageNet API failed to list its synsets ({self._synset_list_problem}); "
+                    "install wordnet-base (or set -s WORDNET_DIR=...) or give -a wnid=nNNNNNNNN"
+                )
+            return UnknownSynset(
+                f"-a synset={name!r}: the ImageNet API at {self.api_url} lists no synset of "
+                f"that name{self._api_trouble()}; try another spelling or -a wnid=nNNNNNNNN"
+            )
+        if self._api_answers["failed"] and not self._api_answers["ok"] and not self.urls_listed:
+            return ImagenetApiUnavailable(
+                f"the ImageNet API failed ({self._api_problem}) and listed no images; set "
+                "-s IMAGENET_API_URL=... to a working mirror, or give -a urls_file=fall11_urls.txt"
+            )
+        return None
+
+    def _api_trouble(self) -> str:
+        failed = self._api_answers["failed"]
+        if not failed:
+            return ""
+        total = failed + self._api_answers["ok"]
+        return f" (but {failed} of {total} API requests failed, first: {self._api_problem})"
 
     # --- offline: WordNet ---------------------------------------------------------------------
     def _resolve_offline(self) -> Iterator[Any]:
@@ -115,7 +189,8 @@ class ImagenetSynsetSpider(ImageSpider):
             found = self.wordnet.lookup(name)
             if not found:
                 raise UnknownSynset(
-                    f"-a synset={name!r} is no WordNet 3.0 noun; try another spelling or -a wnid="
+                    f"-a synset={name!r} is no noun of the WordNet 3.0 in {self.wordnet_dir}; "
+                    "try another spelling or -a wnid=nNNNNNNNN"
                 )
             logger.info("%(name)r is %(wnids)s", {"name": name, "wnids": ", ".join(found)})
             roots.extend(found)
@@ -136,8 +211,11 @@ class ImagenetSynsetSpider(ImageSpider):
         yield from self._list_images(list(synsets))
 
     # --- online: the text API -----------------------------------------------------------------
-    def _api_request(self, url: str, callback: Any, **cb_kwargs: Any) -> scrapy.Request:
-        return scrapy.Request(url, callback=callback, cb_kwargs=cb_kwargs, dont_filter=True)
+    def _api_request(
+        self, url: str, callback: Any, errback: Any = None, **cb_kwargs: Any
+    ) -> scrapy.Request:
+        return scrapy.Request(url, callback=callback, errback=errback or self.api_failed,
+                              cb_kwargs=cb_kwargs, dont_filter=True)
 
     def _expand_online(self, wnid: str) -> Iterator[Any]:
         yield self._api_request(imagenet.words_url(self.api_url, wnid), self.parse_words, wnid=wnid)
@@ -150,15 +228,36 @@ class ImagenetSynsetSpider(ImageSpider):
 
     def _api_ok(self, response: Response) -> bool:
         if response.status == 200:
+            self._api_answers["ok"] += 1
             return True
-        logger.warning("API answered %(status)d for %(url)s",
-                       {"status": response.status, "url": response.url})
-        self.crawler.stats.inc_value("synthset/api_errors")
+        self._api_failure(f"HTTP {response.status} from {response.url}")
         return False
+
+    def _api_failure(self, problem: str) -> str:
+        logger.warning("ImageNet API request failed: %(problem)s", {"problem": problem})
+        self.crawler.stats.inc_value("synthset/api_errors")
+        self._api_answers["failed"] += 1
+        self._api_problem = self._api_problem or problem
+        return problem
+
+    def api_failed(self, failure: Failure) -> None:
+        """Note an API request that got no response (refused, timeout, DNS...)."""
+        url = failure.request.url
+        self._api_failure(f"{failure_token(failure)}: {url}")
+
+    def synset_list_failed(self, failure: Failure) -> None:
+        """Note that the API's synset list (needed to resolve names) got no response."""
+        url = failure.request.url
+        self._synset_list_problem = self._api_failure(f"{failure_token(failure)}: {url}")
 
     def parse_synset_list(self, response: Response) -> Iterator[Any]:
         """Ask for the words of every synset the API lists, to find the named ones."""
-        if self._api_ok(response):
+        if response.status != 200:
+            self._synset_list_problem = self._api_failure(
+                f"HTTP {response.status} from {response.url}"
+            )
+        else:
+            self._api_answers["ok"] += 1
             for wnid in imagenet.parse_hyponyms(response.text):
                 yield self._api_request(
                     imagenet.words_url(self.api_url, wnid), self.parse_name_match, wnid=wnid
@@ -168,8 +267,11 @@ class ImagenetSynsetSpider(ImageSpider):
         """Continue with ``wnid`` if one of its words is a name asked for."""
         if not self._api_ok(response):
             return
-        words = {w.lower() for w in imagenet.parse_words(response.text)}
-        if words & {n.lower() for n in self.names}:
+        matched = {w.lower() for w in imagenet.parse_words(response.text)} & {
+            n.lower() for n in self.names
+        }
+        if matched:
+            self._matched.update(matched)
             yield from self._expand_online(wnid)
 
     def parse_words(self, response: Response, wnid: str) -> Iterator[Synset]:

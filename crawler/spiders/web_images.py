@@ -9,7 +9,8 @@ Examples::
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,21 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from catalog.harvest import DiscoveredUrl
-from crawler.errors import SpiderArgumentError
+from crawler.errors import SpiderArgumentError, StartPagesUnreadable
 from crawler.fetch import failure_token
 from crawler.imagenet import is_wnid
 from crawler.pageimages import image_urls, page_links
-from crawler.spiders import ImageSpider, parse_count, parse_flag, split_list
+from crawler.spiderargs import (
+    parse_count,
+    parse_flag,
+    passed_through,
+    readable_file,
+    reject_unknown,
+    split_list,
+)
+from crawler.spiders import ImageSpider
 from crawler.urlsafety import host_of, refusal
+from synthset.errors import SynthsetError
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +41,28 @@ DEFAULT_DEPTH = 1  # link hops followed from a start page
 
 
 def read_page_list(path: Path) -> list[str]:
-    """The page URLs of a file: one per line; blank lines and ``#`` comments skipped."""
-    with open(path, encoding="utf-8") as handle:
-        lines = (line.strip() for line in handle)
-        return [line for line in lines if line and not line.startswith("#")]
+    """The page URLs of a file: one per line; blank lines and ``#`` comments skipped.
+
+    :raises SpiderArgumentError: if the file cannot be read as UTF-8 text.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = [line.strip() for line in handle]
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpiderArgumentError(
+            f"-a urls_file={str(path)!r}: cannot be read as UTF-8 text ({error})"
+        ) from None
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+@dataclass(frozen=True)
+class WebImagesArgs:
+    """The checked arguments of ``scrapy crawl web_images``."""
+
+    page_urls: tuple[str, ...]
+    depth: int = DEFAULT_DEPTH
+    refetch: bool = False
+    wnid: str | None = None
 
 
 class WebImagesSpider(ImageSpider):
@@ -46,55 +74,81 @@ class WebImagesSpider(ImageSpider):
 
     name = "web_images"
 
-    def __init__(
-        self,
+    @classmethod
+    def parse_args(
+        cls,
+        *,
         start_urls: str | None = None,
         urls_file: str | None = None,
         depth: str | None = None,
         refetch: str | None = None,
         wnid: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Validate the spider arguments.
+        **extra: Any,
+    ) -> WebImagesArgs:
+        """Check ``-a start_urls=... -a urls_file=...`` and the rest.
 
-        :raises SpiderArgumentError: for a malformed argument or no start page.
+        :raises SpiderArgumentError: for a malformed or unknown argument, or no start page.
         """
-        super().__init__(**kwargs)
+        reject_unknown(cls.name, cls.parse_args, extra)
         pages = split_list(start_urls)
         if urls_file:
-            if not Path(urls_file).is_file():
-                raise SpiderArgumentError(f"-a urls_file={urls_file!r}: no such file")
-            pages.extend(read_page_list(Path(urls_file)))
+            listed = read_page_list(readable_file("urls_file", urls_file))
+            if not listed:
+                raise SpiderArgumentError(
+                    f"-a urls_file={urls_file!r}: lists no pages (one URL per line)"
+                )
+            pages.extend(listed)
         if not pages:
             raise SpiderArgumentError("give pages: -a start_urls=URL[,URL...] or -a urls_file=PATH")
         refused = [url for url in pages if refusal(url)]
         if refused:
-            raise SpiderArgumentError(f"start page {refused[0]!r} is not an http(s) URL")
-        self.page_urls = pages
-        self.max_depth = DEFAULT_DEPTH if depth in (None, "") else self._depth(depth)
-        self.refetch = parse_flag("refetch", refetch)
+            raise SpiderArgumentError(
+                f"start page {refused[0]!r} is not an http(s) URL; give e.g. https://example.org/"
+            )
         if wnid and not is_wnid(wnid):
             raise SpiderArgumentError(f"-a wnid={wnid!r}: a wnid is n + 8 digits, e.g. n07631926")
-        self.wnid = wnid or None
-        self.hosts = {host_of(url) for url in pages}
+        return WebImagesArgs(
+            page_urls=tuple(dict.fromkeys(pages)),
+            depth=DEFAULT_DEPTH if depth in (None, "") else parse_count("depth", depth, 0),
+            refetch=parse_flag("refetch", refetch),
+            wnid=wnid or None,
+        )
 
-    @staticmethod
-    def _depth(value: str) -> int:
-        if str(value).strip() == "0":
-            return 0
-        count = parse_count("depth", value)
-        assert count is not None
-        return count
+    def __init__(self, **kwargs: Any) -> None:
+        """Check the spider arguments (see :meth:`parse_args`).
+
+        :raises SpiderArgumentError: for a malformed argument or no start page.
+        """
+        args = self.parse_args(**kwargs)
+        super().__init__(**passed_through(kwargs))
+        self.args = args
+        self.page_urls = list(args.page_urls)
+        self.max_depth = args.depth
+        self.refetch = args.refetch
+        self.wnid = args.wnid
+        self.hosts = {host_of(url) for url in self.page_urls}
+        self._start_pages_read = 0
+        self._start_page_problem: str | None = None  # the first start page that failed
 
     def run_args(self) -> dict[str, Any]:
         """The spider's arguments, for the catalog's runs row."""
         return {"start_urls": self.page_urls, "depth": self.max_depth, "refetch": self.refetch,
                 "wnid": self.wnid}
 
-    async def start(self) -> AsyncIterator[Any]:
+    def start_outputs(self) -> Iterator[Any]:
         """Request the start pages (link depth 0)."""
         for url in self.page_urls:
             yield self._page_request(url, 0)
+
+    def final_error(self) -> SynthsetError | None:
+        """Not one start page could be read: a mistyped or dead address, most likely."""
+        if self._start_pages_read or self._start_page_problem is None:
+            return None
+        count = len(self.page_urls)
+        return StartPagesUnreadable(
+            f"no start page could be read ({count} tried; {self._start_page_problem}); "
+            "check -a start_urls / -a urls_file"
+        )
 
     def _page_request(self, url: str, depth: int) -> scrapy.Request:
         return scrapy.Request(
@@ -110,8 +164,14 @@ class WebImagesSpider(ImageSpider):
                 "type": response.headers.get(b"Content-Type", b"?").decode("latin-1"),
             })
             stats.inc_value("synthset/pages_unusable")
+            if depth == 0 and self._start_page_problem is None:
+                self._start_page_problem = f"{response.url} answered HTTP {response.status}" + (
+                    "" if isinstance(response, TextResponse) else ", not HTML"
+                )
             return
         stats.inc_value("synthset/pages")
+        if depth == 0:
+            self._start_pages_read += 1
         found = image_urls(response.text, response.url)
         yield from self.image_requests(
             DiscoveredUrl(url, "web", wnid=self.wnid, found_on=response.url) for url in found
@@ -124,6 +184,8 @@ class WebImagesSpider(ImageSpider):
 
     def page_failed(self, failure: Failure) -> None:
         """Log a page that could not be fetched (pages are not image facts)."""
-        logger.warning("page %(url)s failed: %(token)s",
-                       {"url": failure.request.url, "token": failure_token(failure)})
+        url, token = failure.request.url, failure_token(failure)
+        logger.warning("page %(url)s failed: %(token)s", {"url": url, "token": token})
         self.crawler.stats.inc_value("synthset/pages_failed")
+        if failure.request.cb_kwargs.get("depth") == 0 and self._start_page_problem is None:
+            self._start_page_problem = f"{url} could not be fetched ({token})"

@@ -1,0 +1,1 @@
+"""The project's Scrapy commands (setting COMMANDS_MODULE): ``crawl`` with one-line errors."""

@@ -1,0 +1,96 @@
+"""``scrapy crawl`` for synthset: a user's mistake is one ``Error:`` line and exit code 1.
+
+Scrapy's own ``crawl`` prints a traceback for a bad ``-a`` argument and exits 0 when
+the spider stops on an expected failure. This subclass checks the spider and its
+arguments before any crawler is built (see :mod:`crawler.preflight`), turns a
+:class:`~synthset.errors.SynthsetError` raised while the crawler starts into that
+line, and after the crawl reports the failure a spider recorded under the stats key
+``synthset/error``. Unexpected exceptions keep their tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.crawler import Crawler
+from scrapy.utils.log import failure_to_exc_info
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from crawler.preflight import check_crawl
+from crawler.spiders import ERROR_STAT
+from synthset.errors import SynthsetError
+
+logger = logging.getLogger(__name__)
+
+
+class Command(ScrapyCrawlCommand):
+    """Run a spider by name; report expected failures as one line and exit code 1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.error: str | None = None  # the expected failure to report, once known
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        """Parse the options, then check the spider and its arguments (no crawl started yet)."""
+        super().process_options(args, opts)
+        if len(args) != 1:
+            return  # run() lets Scrapy's usage error speak
+        try:
+            check_crawl(self.settings, args[0], opts.spargs)
+        except SynthsetError as error:
+            self.error = str(error)
+            self.requires_crawler_process = False  # nothing to crawl: no reactor, no log banner
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        """Crawl, then exit 1 with one ``Error:`` line if an expected failure stopped it."""
+        if self.error is None and len(args) == 1:
+            self._crawl(args[0], opts.spargs)
+        elif self.error is None:
+            super().run(args, opts)
+        if self.error is not None:
+            print(f"Error: {self.error}", file=sys.stderr)
+            self.exitcode = 1
+
+    def _crawl(self, spider: str, spider_args: dict[str, Any]) -> None:
+        assert self.crawler_process is not None
+        crawler = self._create_crawler(spider)
+        started = self.crawler_process.crawl(crawler, **spider_args)
+        if isinstance(started, Deferred):
+            started.addErrback(self._startup_failed)
+        else:
+            started.add_done_callback(self._startup_done)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+        if self.error is None:
+            self.error = recorded_error(crawler)
+
+    def _startup_done(self, task: asyncio.Future[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._startup_raised(task.exception())
+
+    def _startup_failed(self, failure: Failure) -> None:
+        self._startup_raised(failure.value, failure_to_exc_info(failure))
+
+    def _startup_raised(self, exception: BaseException, exc_info: Any = None) -> None:
+        """Keep an expected failure for the ``Error:`` line; log any other with its traceback."""
+        if isinstance(exception, SynthsetError):
+            self.error = str(exception)
+        else:
+            logger.error("the crawl failed to start", exc_info=exc_info or exception)
+
+
+def recorded_error(crawler: Crawler) -> str | None:
+    """The expected failure a spider recorded in ``crawler``'s stats, if any."""
+    try:
+        stats = crawler.stats
+    except RuntimeError:  # the crawler never got as far as its stats
+        return None
+    value = stats.get_value(ERROR_STAT)
+    return str(value) if value else None

@@ -1,0 +1,32 @@
+"""Checks made before a crawl starts: the spider exists and its ``-a`` arguments are sound."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scrapy.settings import BaseSettings
+from scrapy.spiderloader import get_spider_loader
+
+from crawler.errors import UnknownSpider
+
+
+def check_crawl(settings: BaseSettings, spider: str, spider_args: Mapping[str, Any]) -> None:
+    """Load spider ``spider`` and parse ``spider_args`` the way the spider will.
+
+    Spiders without a ``parse_args`` classmethod are only checked to exist.
+
+    :raises UnknownSpider: if the project has no spider of that name.
+    :raises SpiderArgumentError: (from the spider's ``parse_args``) for a bad argument.
+    """
+    loader = get_spider_loader(settings)
+    try:
+        spidercls = loader.load(spider)
+    except KeyError:
+        names = ", ".join(sorted(loader.list())) or "none"
+        raise UnknownSpider(
+            f"no spider named {spider!r}; this project has: {names} (see `scrapy list`)"
+        ) from None
+    parse_args = getattr(spidercls, "parse_args", None)
+    if parse_args is not None:
+        parse_args(**spider_args)
