@@ -25,3 +25,7 @@ class StartPagesUnreadable(SynthsetError):
 
 class UnknownSpider(SynthsetError):
     """``scrapy crawl NAME`` names no spider of this project."""
+
+
+class DataDirUnusable(SynthsetError):
+    """SYNTHSET_DATA names a place where no catalog can be opened or created."""

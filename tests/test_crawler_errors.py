@@ -261,6 +261,16 @@ def test_catalog_too_new_is_one_line(tmp_path: Path) -> None:
     assert "999" in line, line
 
 
+
+def test_data_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.write_text("not a directory\n")
+    line = error_line(crawl("imagenet_synset", data, "wnid=n07631926", IMAGENET_API_URL=REFUSED))
+    assert line.startswith(f"Error: -s SYNTHSET_DATA={data}: no catalog can be opened there (")
+    assert line.endswith("); point it at a writable directory")
+    assert data.read_text() == "not a directory\n"
+
+
 # --- the argument dataclasses the command and the spiders share -------------------------------
 def test_spider_and_command_parse_the_same_arguments() -> None:
     from crawler.spiders.imagenet_synset import ImagenetArgs, ImagenetSynsetSpider

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator
 from itertools import islice
 from typing import Any, Self
@@ -15,6 +16,7 @@ from twisted.python.failure import Failure
 
 from catalog import Catalog, open_catalog
 from catalog.harvest import DiscoveredUrl, fetched_among
+from crawler.errors import DataDirUnusable
 from crawler.fetch import failure_token, fetched_from_response
 from crawler.items import FetchedImage
 from crawler.urlsafety import refusal
@@ -61,9 +63,19 @@ class ImageSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        """Create the spider and open the catalog of SYNTHSET_DATA (for the skip check)."""
+        """Create the spider and open the catalog of SYNTHSET_DATA (for the skip check).
+
+        :raises DataDirUnusable: if no catalog can be opened or created in SYNTHSET_DATA.
+        """
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.catalog = open_catalog(crawler.settings["SYNTHSET_DATA"])
+        data_dir = crawler.settings["SYNTHSET_DATA"]
+        try:
+            spider.catalog = open_catalog(data_dir)
+        except (OSError, sqlite3.Error) as error:
+            raise DataDirUnusable(
+                f"-s SYNTHSET_DATA={data_dir}: no catalog can be opened there ({error}); "
+                "point it at a writable directory"
+            ) from None
         spider._requested: set[str] = set()
         return spider
 
