@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Hashable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from textual import work
@@ -20,7 +21,9 @@ from catalog.db import Catalog
 from catalog.review_queue import QueueCounts, QueueFilter, QueueItem, image_facts, queue_counts
 from catalog.reviews import current_decision, record_decision, record_note, undo_review
 from catalog.runs import get_setting
-from curate.review.prefetch import Box, Prefetcher
+from curate.review.halfcell import draw_halfcell
+from curate.review.imageview import HalfcellView
+from curate.review.prefetch import Prefetcher, decode_scaled
 from curate.review.protocols import ResolvedProtocol, image_widget
 from curate.review.queue import ReviewQueue
 from curate.review.widgets import FactsPanel, HelpScreen, NoteScreen, progress_text
@@ -79,7 +82,8 @@ class ReviewApp(App[None]):
         self.options = options or ReviewOptions()
         self.protocol = protocol or image_widget(self.options.protocol)
         self.queue = ReviewQueue(catalog, self.options.filter, self.options.page_size)
-        self.prefetcher = Prefetcher(keep=4 * self.options.ahead + 4)
+        prepare = draw_halfcell if self.protocol.halfcell else decode_scaled
+        self.prefetcher = Prefetcher(keep=4 * self.options.ahead + 4, prepare=prepare)
         self.actions: list[SessionAction] = []  # undo stack of this session
         self.pending_notes: dict[str, str] = {}  # notes waiting for the image's first decision
         self._serial = 0  # bumps on every change; a count started before a change is redone
@@ -96,7 +100,10 @@ class ReviewApp(App[None]):
         )
         with Horizontal(id="main"):
             with Container(id="image-pane"):
-                yield self.protocol.widget_class(id="image")
+                if self.protocol.halfcell:  # drawn ahead, swapped in at the keypress
+                    yield HalfcellView(id="image")
+                else:
+                    yield self.protocol.widget_class(id="image", classes="native")
                 yield Static("", id="image-message", markup=False)
             yield FactsPanel(id="facts")
         with Horizontal(id="progress"):
@@ -123,12 +130,12 @@ class ReviewApp(App[None]):
         """Facts and image of the new current image (or the end-of-queue message)."""
         self._show_facts()
         if item is None:
+            self.query_one("#image").show(None, None)
             self._put_message(DONE_MESSAGE)
-            self.query_one("#image").image = None
             return
-        box = self._box()
+        spec = self._spec()
         try:
-            future = self.prefetcher.get(item.sha256, self._path(item), box)
+            future = self.prefetcher.get(item.sha256, self._path(item), spec)
         except Exception as error:  # an unsafe store path: show it, keep going
             self._put_message(f"cannot show {item.sha256[:12]}: {error}")
             return
@@ -139,16 +146,16 @@ class ReviewApp(App[None]):
             self._await_image(item.sha256, future)
         # Decode ahead once this image is painted, so the decoding thread never competes
         # with the paint the user is waiting for.
-        self.call_after_refresh(self._prefetch_around, box)
+        self.call_after_refresh(self._prefetch_around, spec)
 
-    def _prefetch_around(self, box: Box) -> None:
-        """Start decoding the images next to the cursor."""
+    def _prefetch_around(self, spec: Hashable) -> None:
+        """Start preparing the images next to the cursor."""
         ahead = [(i.sha256, self._path(i)) for i in self.queue.around(self.options.ahead)]
-        self.prefetcher.prefetch(ahead, box)
+        self.prefetcher.prefetch(ahead, spec)
 
     def watch_counts(self, counts: QueueCounts | None) -> None:
         """Progress bar and its text."""
-        self.query_one("#progress-text", Static).update(progress_text(counts))
+        self.query_one("#progress-text", Static).update(progress_text(counts), layout=False)
         if counts is not None:
             bar = self.query_one("#progress-bar", ProgressBar)
             bar.update(total=max(counts.total, 1), progress=counts.decided)
@@ -172,32 +179,36 @@ class ReviewApp(App[None]):
         """Where the image's bytes are."""
         return self.catalog.store.absolute(item.path)
 
-    def _box(self) -> Box:
-        """The image area in pixels (for the protocol in use)."""
+    def _spec(self) -> Hashable:
+        """What the look-ahead prepares for: the half-block drawing spec, or a box in pixels."""
         pane = self.query_one("#image-pane")
         width, height = pane.content_size
         if width <= 0 or height <= 0:  # before the first layout: most of the screen
             width, height = max(self.size.width - 40, 10), max(self.size.height - 4, 5)
+        if self.protocol.halfcell:
+            return replace(self.query_one("#image", HalfcellView).spec(), cells=(width, height))
         cell_w, cell_h = self.protocol.cell_pixels
         return (width * cell_w, height * cell_h)
 
     def _put_message(self, text: str) -> None:
-        """Show ``text`` in the image area (empty hides it)."""
+        """Show ``text`` in place of the image (empty shows the image again)."""
         message = self.query_one("#image-message", Static)
-        message.update(text)
-        message.display = bool(text)
+        if str(message.content) != text:
+            message.update(text)
+        if message.display != bool(text):
+            message.display = bool(text)
+            self.query_one("#image").display = not text
 
     def _put_image(self, sha256: str, future: Future) -> None:
-        """Show a decoded image, or why it could not be decoded."""
+        """Show a prepared image, or why it could not be prepared."""
         widget = self.query_one("#image")
         try:
             picture = future.result()
         except Exception as error:
-            widget.image = None
+            widget.show(None, None)
             self._put_message(f"cannot decode {sha256[:12]}: {error}")
             return
-        widget.image_key = sha256
-        widget.image = picture
+        widget.show(sha256, picture)
         self._put_message("")
 
     @work(exclusive=True, group="image")

@@ -1,12 +1,13 @@
-"""Decode and scale the next images in a background thread, so a keypress finds them ready."""
+"""Prepare the next images in a background thread (decode, scale, draw) before they are shown."""
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageOps
 
@@ -30,19 +31,29 @@ def decode_scaled(path: Path, box: Box) -> Image.Image:
 
 
 class Prefetcher:
-    """A small cache of decoded images keyed by (key, box), filled by one worker thread."""
+    """A small cache of prepared images keyed by (key, spec), filled by one worker thread.
 
-    def __init__(self, keep: int = 16, workers: int = 1) -> None:
+    ``prepare(path, spec)`` does the work: by default :func:`decode_scaled`, whose spec
+    is a :data:`Box`; the review's half-block view draws too (curate.review.halfcell).
+    """
+
+    def __init__(
+        self,
+        keep: int = 16,
+        workers: int = 1,
+        prepare: Callable[[Path, Any], Any] = decode_scaled,
+    ) -> None:
         self.keep = keep
+        self.prepare = prepare
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prefetch")
-        self._cache: OrderedDict[tuple[str, Box], Future] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, Hashable], Future] = OrderedDict()
 
-    def get(self, key: str, path: Path, box: Box) -> Future:
-        """The future decoded image of ``path`` for ``box`` (started now unless already asked)."""
-        slot = (key, box)
+    def get(self, key: str, path: Path, spec: Hashable) -> Future:
+        """The future prepared image of ``path`` for ``spec`` (started now unless already asked)."""
+        slot = (key, spec)
         future = self._cache.get(slot)
         if future is None:
-            future = self._pool.submit(decode_scaled, path, box)
+            future = self._pool.submit(self.prepare, path, spec)
             self._cache[slot] = future
         self._cache.move_to_end(slot)
         while len(self._cache) > self.keep:
@@ -50,10 +61,10 @@ class Prefetcher:
             old.cancel()
         return future
 
-    def prefetch(self, wanted: Iterable[tuple[str, Path]], box: Box) -> None:
-        """Start decoding ``wanted`` (key, path) pairs that are not cached yet, in order."""
+    def prefetch(self, wanted: Iterable[tuple[str, Path]], spec: Hashable) -> None:
+        """Start preparing ``wanted`` (key, path) pairs that are not cached yet, in order."""
         for key, path in wanted:
-            self.get(key, path, box)
+            self.get(key, path, spec)
 
     def clear(self) -> None:
         """Forget every cached image (after the image area changed size)."""

@@ -36,6 +36,7 @@ class ResolvedProtocol:
     name: str
     widget_class: type
     cell_pixels: tuple[int, int]  # (width, height) in pixels of one terminal cell
+    halfcell: bool = False  # drawn with half blocks (the review then draws ahead: imageview)
 
 
 class _PaintStamp:
@@ -43,6 +44,11 @@ class _PaintStamp:
 
     image_key: str | None = None
     painted_key: str | None = None
+
+    def show(self, key: str | None, picture: Any) -> None:
+        """Show ``picture`` (a decoded image) as image ``key``; None clears."""
+        self.image_key = key
+        self.image = picture  # type: ignore[attr-defined]
 
     def render_lines(self, crop: Any) -> list[Strip]:
         """Paint, then note that the current image reached the screen."""
@@ -79,4 +85,4 @@ def image_widget(name: str) -> ResolvedProtocol:
     widget_class = type(
         f"Review{base.__name__}", (_PaintStamp, base), {}, Renderable=renderable
     )
-    return ResolvedProtocol(name, widget_class, cell_pixels)
+    return ResolvedProtocol(name, widget_class, cell_pixels, halfcell=kind == "halfcell")

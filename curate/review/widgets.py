@@ -71,7 +71,7 @@ class FactsPanel(Static):
     def show(self, facts: ImageFacts | None, decision: str | None, note: str | None) -> None:
         """Replace the panel's content with ``facts``."""
         self.table = None if facts is None else facts_table(facts, decision, note)
-        self.update(self.table or "")
+        self.update(self.table or "", layout=False)  # the panel's size is fixed by the stylesheet
 
 
 HELP = """\
