@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -42,7 +43,8 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("ok", "dead", "empty", "corrupt", "not_image", "placeholder", "too_small")
 DEFAULT_SHARED_URLS = 5
-CHUNK = 16  # images per task sent to a worker process
+CHUNK = 16  # most images per task sent to a worker process
+MIN_PARALLEL = 8  # fewer images than this are judged in this process
 
 # Crawl error tokens (docs/mirror.md) -> the words of a dead URL's reason.
 ERROR_WORDS = {
@@ -67,7 +69,7 @@ class CheckOptions:
     everything: bool = False  # re-judge images already checked (--all)
     min_side: int = DEFAULT_MIN_SIDE
     max_pixels: int = DEFAULT_MAX_PIXELS
-    draft: bool = False  # JPEGs decoded at reduced scale: faster, no pixel_sha256 for them
+    draft: bool = True  # large JPEGs decoded at reduced DCT scale (see JudgeOptions)
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     batch_size: int = 256  # judgments per committed transaction
     placeholder_radius: int = DEFAULT_RADIUS  # pHash bits from a known placeholder
@@ -187,21 +189,36 @@ def _jobs(
 def _judge_parallel(
     jobs: list[tuple[str, str]], judge: JudgeOptions, workers: int
 ) -> Iterator[list[ImageCheck]]:
-    """Judge chunks of jobs across ``workers`` processes, yielding each chunk's results as done."""
-    chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
-    if workers <= 1 or len(chunks) <= workers:  # too little work to pay for starting processes
+    """Judge chunks of jobs across ``workers`` processes, yielding each chunk's results as done.
+
+    Chunks are small (at most CHUNK, fewer when there is little work) so no worker idles
+    long at the end while another finishes a big one.
+    """
+    size = max(1, min(CHUNK, len(jobs) // (max(workers, 1) * 8)))
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    if workers <= 1 or len(jobs) < MIN_PARALLEL:  # too little work to pay for two processes
         for chunk in chunks:
             yield judge_files(chunk, judge)
         return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["curate.judge"])
+    # fork: workers start in milliseconds with every module already imported (spawn or
+    # forkserver re-import numpy, Pillow, imagehash and the __main__ script in each
+    # worker: about a second each). They only run judge_files on paths, never touch the
+    # parent's SQLite connection or terminal. The executor forks them all at the first
+    # submit, before it starts its own thread. gc.freeze() around the fork keeps the
+    # children's garbage collector off the parent's objects, whose pages it would otherwise
+    # copy into every worker. A worker that dies raises BrokenProcessPool, no hang.
+    context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: set[Future] = set()
         queue = iter(chunks)
-        for chunk in queue:  # keep a few chunks in flight per worker, no more
-            pending.add(pool.submit(judge_files, chunk, judge))
-            if len(pending) >= workers * 4:
-                break
+        gc.freeze()
+        try:
+            for chunk in queue:  # keep a few chunks in flight per worker, no more
+                pending.add(pool.submit(judge_files, chunk, judge))  # forks at the first
+                if len(pending) >= workers * 4:
+                    break
+        finally:
+            gc.unfreeze()
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:

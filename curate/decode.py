@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from curate.hashing import REDUCE_TO
+
 log = logging.getLogger(__name__)
 
 # Pillow's own bomb threshold (about 89.5 megapixels, e.g. 10000 x 8950); larger is refused.
@@ -18,6 +20,9 @@ DEFAULT_MAX_PIXELS = 89_478_485
 MAX_FRAMES = 1000  # an animation with more frames than this is refused (decode time bomb)
 EXIF_ORIENTATION = 0x0112
 WHITE = 255.0  # transparent pixels are composited onto white
+# JPEGs are decoded at libjpeg's reduced DCT scale while the shorter side stays above this
+# (the size the hashes reduce to anyway); None for full size (see decode_image).
+DRAFT_SIDE: int = REDUCE_TO
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,14 @@ class DecodedImage:
     frames: int
     width: int  # full-resolution size as displayed, even when ``scaled``
     height: int
-    scaled: bool = False  # a JPEG decoded at reduced scale (see ``draft``): pixels are smaller
+    # A JPEG that libjpeg decoded at reduced DCT scale (``draft_side``): the pixels are
+    # 1/reduction of the full size (1: full resolution).
+    reduction: int = 1
+
+    @property
+    def scaled(self) -> bool:
+        """Whether the pixels are smaller than the picture (a JPEG decoded at reduced scale)."""
+        return self.reduction > 1
 
     @property
     def pixels(self) -> np.ndarray:
@@ -139,13 +151,16 @@ class _Refused(Exception):
 
 
 def decode_image(
-    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, draft_side: int | None = None
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, draft_side: int | None = DRAFT_SIDE
 ) -> DecodedImage | DecodeFailure:
     """Fully decode ``data``: every byte of every frame, refusing bombs over ``max_pixels``.
 
-    :param draft_side: for JPEG only, let libjpeg scale the output down (by 1/2 .. 1/8) while
-        the shorter side stays >= this. The whole entropy-coded stream is still read, so
-        truncation is still caught; only the inverse DCT and colour conversion run smaller.
+    :param draft_side: for JPEG only, let libjpeg scale the output down (by 1/2 .. 1/8)
+        while the shorter side stays > this; ``None`` decodes at full size. Every byte of
+        the entropy-coded stream is still Huffman-decoded (every coefficient, to find the
+        next block), so truncation and a broken stream are caught exactly as at full size;
+        only the inverse DCT, chroma upsampling and colour conversion run on fewer pixels.
+        The result's ``reduction`` says by how much.
     Never raises for bad input: problems come back as a :class:`DecodeFailure`.
     """
     if not data:
@@ -162,10 +177,12 @@ def decode_image(
                     f"{max_pixels}-pixel cap (decompression bomb guard)"
                 )
             mode = image.mode
+            reduction = 1
             if draft_side is not None and fmt == "JPEG" and min(width, height) > 2 * draft_side:
                 scale = draft_side / min(width, height)
-                image.draft(image.mode, (int(width * scale) + 1, int(height * scale) + 1))
-            scaled = image.size != (width, height)
+                drafted = image.draft(mode, (int(width * scale) + 1, int(height * scale) + 1))
+                if drafted is not None:  # (mode, (0, 0, width / reduction, height / reduction))
+                    reduction = round(width / drafted[1][2])
             image.load()
             frames = _check_frames(image)
             orientation = image.getexif().get(EXIF_ORIENTATION, 1)
@@ -189,5 +206,5 @@ def decode_image(
         return DecodeFailure("corrupt", f"does not decode: {message}")
     return DecodedImage(
         image=image, format=fmt, mode=mode, frames=frames, width=width, height=height,
-        scaled=scaled,
+        reduction=reduction,
     )  # fmt: skip

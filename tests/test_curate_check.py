@@ -20,7 +20,8 @@ from catalog.harvest import FetchResult, record_fetches
 from curate.check import CheckOptions, check_images
 from curate.cli import cli
 from curate.decode import DecodedImage, decode_image
-from curate.hashing import hamming, hash_to_int64, int64_to_hash
+from curate.hashing import REDUCE_TO, hamming, hash_to_int64, int64_to_hash, phash_dct
+from curate.judge import JudgeOptions
 from curate.recheck import RecheckOptions
 
 IMAGE_COLUMNS = (
@@ -359,13 +360,15 @@ def test_draft_decoding_still_catches_truncation_and_keeps_full_size(data_dir):
     build(data_dir, [
         fetched("http://d.test/big.jpg", big),
         fetched("http://d.test/cut.jpg", big[: len(big) * 9 // 10]),  # only the tail is missing
+        fetched("http://d.test/half.jpg", big[: len(big) // 2]),
         fetched("http://d.test/turned.jpg", imagegen.exif_rotated_jpeg(640, 480, seed=42)),
         fetched("http://d.test/big.png", imagegen.png(800, 600, seed=41)),
     ])  # fmt: skip
     run_check(data_dir, "--draft")
     drafted = image_rows(data_dir)
-    assert drafted["http://d.test/cut.jpg"]["status"] == "corrupt"
-    assert drafted["http://d.test/cut.jpg"]["reason"].startswith("truncated")
+    for cut in ("cut", "half"):
+        assert drafted[f"http://d.test/{cut}.jpg"]["status"] == "corrupt"
+        assert drafted[f"http://d.test/{cut}.jpg"]["reason"].startswith("truncated")
     assert (
         drafted["http://d.test/big.jpg"]["width"],
         drafted["http://d.test/big.jpg"]["height"],
@@ -374,12 +377,63 @@ def test_draft_decoding_still_catches_truncation_and_keeps_full_size(data_dir):
         drafted["http://d.test/turned.jpg"]["width"],
         drafted["http://d.test/turned.jpg"]["height"],
     ) == (640, 480)
-    assert drafted["http://d.test/big.jpg"]["pixel_sha256"] is None  # not decoded at full size
-    assert drafted["http://d.test/big.png"]["pixel_sha256"] is not None  # PNG has no draft mode
-    run_check(data_dir, "--all")
+    assert len(drafted["http://d.test/big.jpg"]["pixel_sha256"]) == 64  # of the 1/8 pixels
+    with open_catalog(data_dir) as catalog:  # the control: full resolution
+        check_images(catalog, CheckOptions(workers=1, everything=True, draft=False))
     full = image_rows(data_dir)
-    assert full["http://d.test/big.jpg"]["pixel_sha256"] is not None
-    assert (
-        hamming(full["http://d.test/big.jpg"]["phash"], drafted["http://d.test/big.jpg"]["phash"])
-        <= 4
-    )
+    assert full["http://d.test/cut.jpg"]["reason"] == drafted["http://d.test/cut.jpg"]["reason"]
+    big_full, big_drafted = full["http://d.test/big.jpg"], drafted["http://d.test/big.jpg"]
+    assert big_full["pixel_sha256"] != big_drafted["pixel_sha256"]
+    assert big_full["reason"] == big_drafted["reason"]
+    png_hashes = {rows["http://d.test/big.png"]["pixel_sha256"] for rows in (full, drafted)}
+    assert len(png_hashes) == 1  # PNG has no draft mode
+    assert hamming(big_full["phash"], big_drafted["phash"]) <= 4
+
+
+def test_reduced_decode_is_the_default_and_reports_its_scale():
+    big = imagegen.jpeg(800, 600, seed=41)
+    reduced = decode_image(big, draft_side=REDUCE_TO)
+    assert isinstance(reduced, DecodedImage) and reduced.reduction == 8
+    assert reduced.image.size == (100, 75) and (reduced.width, reduced.height) == (800, 600)
+    small = decode_image(imagegen.jpeg(200, 120, seed=41), draft_side=REDUCE_TO)
+    assert small.reduction == 1 and small.image.size == (200, 120)  # too small to reduce
+    assert decode_image(big).reduction == 8  # the default, as curate check and dedup use it
+    full = decode_image(big, draft_side=None)
+    assert full.reduction == 1 and full.image.size == (800, 600)
+    assert CheckOptions().draft and JudgeOptions().draft
+
+
+def _with_comment(jpeg: bytes, text: bytes) -> bytes:
+    """The same JPEG data with a COM segment after SOI: other bytes, same coefficients."""
+    return jpeg[:2] + b"\xff\xfe" + (len(text) + 2).to_bytes(2, "big") + text + jpeg[2:]
+
+
+def test_reduced_pixel_hash_matches_the_same_jpeg_data_only(data_dir):
+    photo = imagegen.picture(640, 480, seed=43)
+    original = imagegen.encode(photo, "JPEG")  # Pillow's default quality, as d.jpg
+    build(data_dir, [
+        fetched("http://e.test/a.jpg", original),
+        fetched("http://e.test/b.jpg", _with_comment(original, b"copied by a CDN")),
+        fetched("http://e.test/c.jpg", imagegen.encode(photo, "JPEG", quality=60)),  # control
+        fetched("http://e.test/d.jpg", imagegen.encode(photo, "JPEG", progressive=True)),
+    ])  # fmt: skip
+    with open_catalog(data_dir) as catalog:
+        check_images(catalog, CheckOptions(workers=1))
+    rows = image_rows(data_dir)
+    a, b, c = (rows[f"http://e.test/{x}.jpg"] for x in "abc")
+    assert a["sha256"] != b["sha256"] and a["pixel_sha256"] == b["pixel_sha256"]
+    assert c["pixel_sha256"] != a["pixel_sha256"]
+    assert rows["http://e.test/d.jpg"]["pixel_sha256"] == a["pixel_sha256"]  # same coefficients
+
+
+def test_phash_without_scipy_gives_imagehash_bits():
+    rng = np.random.default_rng(5)
+    pictures = [imagegen.picture(160, 120, seed=s) for s in range(20)]
+    pictures += [Image.fromarray(rng.integers(0, 256, (40, 50), dtype=np.uint8)) for _ in range(50)]
+    pictures += [Image.new("L", (64, 64), v) for v in (0, 1, 128, 255)]  # flat: ties everywhere
+    ramp = np.tile(np.linspace(0, 255, 64).round().astype(np.uint8), (64, 1))
+    pictures += [Image.fromarray(ramp), Image.fromarray(ramp.T.copy()), Image.new("RGB", (9, 9))]
+    pictures += [Image.fromarray((rng.random((32, 32)) < 0.02).astype(np.uint8) * 255)]
+    for picture in pictures:
+        assert phash_dct(picture) == imagehash.phash(picture)
+    assert hash_to_int64(phash_dct(Image.new("L", (64, 64), 90))) == -(2**63)  # flat: DC only
