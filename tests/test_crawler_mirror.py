@@ -153,6 +153,12 @@ def test_getwords_and_synset_table(mirror: Mirror, truth: dict) -> None:
     assert len(truth["synsets"]) == 102 + 3  # the cake tree, ice-cream cake, tench, wok
 
 
+def test_synset_list_names_every_listed_synset(mirror: Mirror, truth: dict) -> None:
+    listed = api(mirror, "imagenet.synset.obtain_synset_list", "").text.split("\r\n")[:-1]
+    assert listed == sorted({row["wnid"] for row in truth["urls"] if row["wnid"]})
+    assert ICE in listed and CAKE in listed
+
+
 def test_api_rejects_bad_input(mirror: Mirror) -> None:
     assert api(mirror, "imagenet.synset.geturls", "wnid=cake").status_code == 400
     assert api(mirror, "imagenet.synset.nothing", f"wnid={ICE}").status_code == 404

@@ -103,6 +103,8 @@ class MirrorHandler(BaseHTTPRequestHandler):
     def _api(
         self, site: Site, endpoint: str, query: dict[str, list[str]]
     ) -> tuple[int, str, bytes]:
+        if endpoint == "imagenet.synset.obtain_synset_list":
+            return 200, TEXT, site.synset_list()
         wnid = query.get("wnid", [""])[0]
         if len(wnid) != WNID_LENGTH or not wnid.startswith("n") or not wnid[1:].isdigit():
             return 400, TEXT, b"bad or missing wnid\n"

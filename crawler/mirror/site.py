@@ -131,6 +131,10 @@ class Site:
             [f"{wnid}\r\n"] + [f"-{h}\r\n" for h in wordnet_tree.hyponyms(wnid, full)]
         ).encode()
 
+    def synset_list(self) -> bytes:
+        """imagenet.synset.obtain_synset_list: every wnid with a URL list, one per line."""
+        return "".join(f"{wnid}\r\n" for wnid in sorted(self.lists)).encode()
+
     def getwords(self, wnid: str) -> bytes:
         """wordnet.synset.getwords: the synset's words, one per line."""
         return (
