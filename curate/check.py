@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("ok", "dead", "empty", "corrupt", "not_image", "placeholder", "too_small")
 DEFAULT_SHARED_URLS = 5
-CHUNK = 16  # most images per task sent to a worker process
+CHUNK = 8  # most images per task sent to a worker process (fewer when there are few)
 MIN_PARALLEL = 8  # fewer images than this are judged in this process
 
 # Crawl error tokens (docs/mirror.md) -> the words of a dead URL's reason.
@@ -176,9 +176,13 @@ def judge_dead_urls(catalog: Catalog, probes: dict[str, Probe], batch_size: int)
 def _jobs(
     catalog: Catalog, todo: list[ImageToCheck]
 ) -> tuple[list[tuple[str, str]], list[ImageCheck]]:
-    """(sha256, absolute path) per image, and judgments for store paths that are unsafe."""
+    """(sha256, absolute path) per image, largest first, and judgments for unsafe store paths.
+
+    Largest first: a big file decodes longest, and a worker that meets one at the very end
+    keeps the other cores waiting.
+    """
     jobs, refused = [], []
-    for image in todo:
+    for image in sorted(todo, key=lambda image: -(image.bytes or 0)):
         try:
             jobs.append((image.sha256, str(catalog.store.absolute(image.path))))
         except UnsafePath as error:
@@ -194,7 +198,7 @@ def _judge_parallel(
     Chunks are small (at most CHUNK, fewer when there is little work) so no worker idles
     long at the end while another finishes a big one.
     """
-    size = max(1, min(CHUNK, len(jobs) // (max(workers, 1) * 8)))
+    size = max(1, min(CHUNK, len(jobs) // (max(workers, 1) * 16)))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     if workers <= 1 or len(jobs) < MIN_PARALLEL:  # too little work to pay for two processes
         for chunk in chunks:
