@@ -437,3 +437,30 @@ def test_phash_without_scipy_gives_imagehash_bits():
     for picture in pictures:
         assert phash_dct(picture) == imagehash.phash(picture)
     assert hash_to_int64(phash_dct(Image.new("L", (64, 64), 90))) == -(2**63)  # flat: DC only
+
+
+def _verdict(decoded: object) -> tuple[str, str]:
+    """ok and the size, or the failure's status and reason."""
+    if isinstance(decoded, DecodedImage):
+        return ("ok", f"{decoded.width}x{decoded.height}")
+    return (decoded.status, decoded.reason)
+
+
+def test_reduced_and_full_size_decoding_give_the_same_verdict_on_damaged_jpegs():
+    rng = np.random.default_rng(1)
+    photo = imagegen.picture(800, 600, seed=41)
+    verdicts = Counter()
+    sources = (imagegen.encode(photo, "JPEG"), imagegen.encode(photo, "JPEG", progressive=True))
+    for source in sources:
+        damaged = [source[: int(len(source) * keep)] for keep in (0.2, 0.5, 0.9, 0.99)]
+        for k in range(6):  # 64 random bytes somewhere in the entropy-coded data
+            body, at = bytearray(source), int(len(source) * (0.2 + 0.1 * k))
+            body[at : at + 64] = rng.integers(0, 256, 64, dtype=np.uint8).tobytes()
+            damaged.append(bytes(body))
+        for body in damaged:
+            reduced, full = decode_image(body), decode_image(body, draft_side=None)
+            assert _verdict(reduced) == _verdict(full)
+            verdicts[_verdict(full)[0]] += 1
+            if isinstance(reduced, DecodedImage):
+                assert reduced.reduction == 8 and full.reduction == 1
+    assert verdicts["corrupt"] >= 8 and verdicts["ok"] >= 1  # both kinds of outcome were seen
