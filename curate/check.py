@@ -1,4 +1,12 @@
-"""`curate check`: judge every fetched URL and stored image, in parallel, in batches."""
+"""`curate check`: judge every fetched URL and stored image, in parallel, in batches.
+
+Each image is decoded in full (every byte of every frame); JPEGs larger than the hashes
+need are decoded by libjpeg at reduced DCT scale unless ``CheckOptions(draft=False)``
+(curate.decode says what is still checked, curate.hashing.pixel_sha256 what that means
+for "same pixels"). Workers are forked processes that judge small chunks of files,
+largest first; this process only writes the judgments in batched transactions.
+benchmarks/hashing.py measures it against a plain imagehash loop.
+"""
 
 from __future__ import annotations
 
