@@ -29,6 +29,15 @@ _DCT_LOW = 2.0 * np.cos(
 _DCT_DECIMALS = 6  # rounding that absorbs float noise, so exact zeros stay zeros as in scipy
 
 
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a small array, the same value (mean of the two middle ones), 10x faster."""
+    flat = np.sort(values, axis=None)
+    middle = flat.size // 2
+    if flat.size % 2:
+        return float(flat[middle])
+    return (float(flat[middle - 1]) + float(flat[middle])) / 2
+
+
 def phash_dct(image: Image.Image) -> imagehash.ImageHash:
     """imagehash's ``phash(image, 8)`` with a precomputed DCT matrix instead of scipy.
 
@@ -41,7 +50,7 @@ def phash_dct(image: Image.Image) -> imagehash.ImageHash:
     small = image.convert("L").resize((PHASH_SCALE, PHASH_SCALE), Image.LANCZOS)
     pixels = np.asarray(small, dtype=np.float64)
     low = np.round(_DCT_LOW @ pixels @ _DCT_LOW.T, _DCT_DECIMALS)
-    return imagehash.ImageHash(low > np.median(low))
+    return imagehash.ImageHash(low > _median(low))
 
 
 def whash_haar(image: Image.Image) -> imagehash.ImageHash:
@@ -55,7 +64,7 @@ def whash_haar(image: Image.Image) -> imagehash.ImageHash:
     pixels = np.asarray(image.convert("L").resize((WHASH_SCALE, WHASH_SCALE), Image.LANCZOS))
     block = WHASH_SCALE // HASH_SIDE
     means = pixels.reshape(HASH_SIDE, block, HASH_SIDE, block).astype(np.int64).sum(axis=(1, 3))
-    return imagehash.ImageHash(means > np.median(means))
+    return imagehash.ImageHash(means > _median(means))
 
 
 # --hash choice -> hash function of a (small, greyscale) PIL image (house rule 7).
