@@ -334,3 +334,133 @@ async def test_the_screening_queue_leaves_duplicates_out(catalog, groups):
             seen.append(app.current.sha256)
             await pilot.press("right")
         assert keepers < set(seen) and len(seen) == 4
+
+
+# Half-block drawing: strips drawn ahead in the look-ahead thread, swapped in at the key
+
+
+def grid_image(colours: list[list[tuple[int, int, int]]]):
+    """An RGB image whose pixel (x, y) is ``colours[y][x]``."""
+    from PIL import Image
+
+    image = Image.new("RGB", (len(colours[0]), len(colours)))
+    image.putdata([pixel for row in colours for pixel in row])
+    return image
+
+
+def cells_of(strip) -> list[tuple[str, object]]:
+    """One (character, style) pair per cell of a strip."""
+    return [(char, segment.style) for segment in strip for char in segment.text]
+
+
+def test_halfcell_strips_centre_the_picture_upper_pixel_over_lower():
+    from rich.style import Style
+
+    from curate.review.halfcell import HalfcellSpec, halfcell_strips
+
+    red, green, blue, white = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
+    image = grid_image([[red, green], [blue, white], [green, green], [green, green]])
+    margin = Style(bgcolor="#101010")
+    strips = halfcell_strips(image, HalfcellSpec((6, 4), margin))
+    assert len(strips) == 4 and {s.cell_length for s in strips} == {6}
+    rows = [cells_of(s) for s in strips]
+    assert rows[0] == [(" ", margin)] * 6 and rows[3] == [(" ", margin)] * 6  # rows 1-2: picture
+    assert rows[1][:2] == [(" ", margin)] * 2 and rows[1][4:] == [(" ", margin)] * 2
+    (char, first), (_, second) = rows[1][2:4]
+    assert char == "▀"
+    assert first.color.triplet == red and first.bgcolor.triplet == blue
+    assert second.color.triplet == green and second.bgcolor.triplet == white
+    assert [style for _, style in rows[2][2:4]] == [rows[2][2][1]] * 2  # green over green
+    flat = [seg for seg in strips[2] if seg.text.strip()]
+    assert len(flat) == 1 and flat[0].text == "▀▀"  # equal neighbours share one segment
+
+
+def test_halfcell_strips_match_the_textual_image_renderable():
+    import io
+
+    from PIL import Image
+    from rich.console import Console
+    from rich.style import Style
+
+    from curate.review.halfcell import FastHalfcellImage, HalfcellSpec, halfcell_strips
+    from curate.review.sample import draw_cake
+
+    with Image.open(io.BytesIO(draw_cake(7, (40, 30)))) as decoded:
+        image = decoded.convert("RGB")
+    strips = halfcell_strips(image, HalfcellSpec((40, 15), Style()))
+    console = Console(width=40, height=15, force_terminal=True, color_system="truecolor")
+    renderable = FastHalfcellImage(image, 40, 15)
+    reference = [line for line in console.render_lines(renderable, pad=False)]
+    assert [cells_of(s) for s in strips] == [cells_of(line) for line in reference]
+
+
+def test_halfcell_strips_scale_a_big_picture_down_to_fit():
+    from PIL import Image
+    from rich.style import Style
+
+    from curate.review.halfcell import HalfcellSpec, halfcell_strips
+
+    wide = Image.new("RGB", (400, 100), (9, 9, 9))
+    strips = halfcell_strips(wide, HalfcellSpec((20, 10), Style()))
+    drawn = [s for s in strips if any("▀" in seg.text for seg in s)]
+    assert len(strips) == 10 and len(drawn) == 2  # 20 x 5 pixels, the odd last row dropped
+    assert all(sum(len(seg.text) for seg in s if "▀" in seg.text) == 20 for s in drawn)
+
+
+@pilot_test
+async def test_a_key_swaps_in_the_drawing_made_ahead(catalog, shas):
+    app = make_app(catalog)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        view = app.query_one("#image")
+        spec = view.spec()
+        ahead = app.prefetcher.get(shas[1], app._path(app.queue.around(1)[0]), spec)
+        drawing = await asyncio.wrap_future(ahead)  # drawn by the look-ahead thread
+        await pilot.press("a")
+        assert view.image_key == shas[1] and view.drawing is drawing  # not drawn again
+        await pilot.pause()
+        assert view.painted_key == shas[1]
+        assert len(drawing.strips) == view.size.height
+        assert {s.cell_length for s in drawing.strips} == {view.size.width}
+
+
+@pilot_test
+async def test_the_image_is_drawn_again_for_a_new_size(catalog, shas):
+    app = make_app(catalog)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        view = app.query_one("#image")
+        before = view.size
+        await pilot.resize_terminal(SIZE[0] - 20, SIZE[1] - 8)
+        await settle(pilot, app)
+        assert view.size != before and view.painted_key == shas[0]
+        assert view.drawing.spec.cells == tuple(view.size)
+        assert len(view.drawing.strips) == view.size.height
+
+
+@pilot_test
+async def test_an_image_not_drawn_yet_shows_loading_until_it_is(catalog, shas):
+    import threading
+
+    from curate.review.halfcell import draw_halfcell
+    from curate.review.prefetch import Prefetcher
+
+    gate = threading.Event()
+
+    def gated(path, spec):
+        """Draw only once the test opens the gate."""
+        gate.wait(10)
+        return draw_halfcell(path, spec)
+
+    app = make_app(catalog)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.prefetcher.close()
+        app.prefetcher = Prefetcher(prepare=gated)
+        await pilot.press("s")
+        message, view = app.query_one("#image-message"), app.query_one("#image")
+        assert str(message.render()) == "loading..." and not view.display
+        assert in_force(catalog) == {shas[0]: ("skip", None)}  # the decision did not wait
+        gate.set()
+        await settle(pilot, app)
+        assert view.display and not message.display and view.painted_key == shas[1]

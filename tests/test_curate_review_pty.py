@@ -33,12 +33,15 @@ def drain(fd: int, wait: float) -> bytes:
         return b""
 
 
-def wait_for(fd: int, condition, what: str) -> None:
-    """Drain the terminal until ``condition()`` holds, failing after the deadline."""
+def wait_for(fd: int, screen: bytearray, condition, what: str) -> None:
+    """Drain the terminal into ``screen`` until ``condition()`` holds, failing after the deadline.
+
+    Everything read is kept: a condition on the screen must see every byte the child wrote.
+    """
     deadline = time.monotonic() + DEADLINE_S
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        drain(fd, 0.05)
+        screen.extend(drain(fd, 0.05))
 
 
 def decided(data_dir: Path) -> dict[str, str]:
@@ -63,20 +66,19 @@ def test_sigkill_loses_no_decision_and_the_next_session_resumes(data_dir):
         screen = bytearray()
 
         def footer_shown() -> bool:
-            screen.extend(drain(fd, 0.05))
             return b"Accept" in screen and b"Reject" in screen
 
-        wait_for(fd, footer_shown, "the review screen")
+        wait_for(fd, screen, footer_shown, "the review screen")
         os.write(fd, b"a")
-        wait_for(fd, lambda: decided(data_dir) == {shas[0]: "accept"}, "the first accept")
+        wait_for(fd, screen, lambda: decided(data_dir) == {shas[0]: "accept"}, "the first accept")
         os.write(fd, b"r")
         os.write(fd, b"s")
         os.write(fd, b"x")
         expected = {shas[0]: "accept", shas[1]: "reject", shas[2]: "skip", shas[3]: "reject"}
-        wait_for(fd, lambda: decided(data_dir) == expected, "four decisions")
+        wait_for(fd, screen, lambda: decided(data_dir) == expected, "four decisions")
         os.write(fd, b"u")  # withdraws the last reject
         del expected[shas[3]]
-        wait_for(fd, lambda: decided(data_dir) == expected, "the undo")
+        wait_for(fd, screen, lambda: decided(data_dir) == expected, "the undo")
     finally:
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)

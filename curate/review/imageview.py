@@ -25,6 +25,11 @@ class HalfcellView(Widget):
         self._strips: list[Strip] = []
 
     @property
+    def drawing(self) -> Drawing | None:
+        """The drawing on show (redrawn here if the widget changed size), or None."""
+        return self._drawing
+
+    @property
     def image(self) -> object | None:
         """The decoded image on show, or None."""
         return None if self._drawing is None else self._drawing.image
