@@ -438,29 +438,62 @@ async def test_the_image_is_drawn_again_for_a_new_size(catalog, shas):
         assert len(view.drawing.strips) == view.size.height
 
 
-@pilot_test
-async def test_an_image_not_drawn_yet_shows_loading_until_it_is(catalog, shas):
-    import threading
+class Gate:
+    """A half-block drawer for the look-ahead that draws only once the test opens the gate."""
 
-    from curate.review.halfcell import draw_halfcell
-    from curate.review.prefetch import Prefetcher
+    def __init__(self) -> None:
+        import threading
 
-    gate = threading.Event()
+        self.open = threading.Event()
 
-    def gated(path, spec):
-        """Draw only once the test opens the gate."""
-        gate.wait(10)
+    def __call__(self, path, spec):
+        """Wait for the gate (at most 10 s), then draw."""
+        from curate.review.halfcell import draw_halfcell
+
+        self.open.wait(10)
         return draw_halfcell(path, spec)
 
+
+@pilot_test
+async def test_an_image_not_drawn_yet_shows_loading_until_it_is(catalog, shas):
+    from curate.review.prefetch import Prefetcher
+
+    gate = Gate()
     app = make_app(catalog)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         app.prefetcher.close()
-        app.prefetcher = Prefetcher(prepare=gated)
+        app.prefetcher = Prefetcher(prepare=gate)
         await pilot.press("s")
         message, view = app.query_one("#image-message"), app.query_one("#image")
         assert str(message.render()) == "loading..." and not view.display
         assert in_force(catalog) == {shas[0]: ("skip", None)}  # the decision did not wait
-        gate.set()
+        gate.open.set()
         await settle(pilot, app)
         assert view.display and not message.display and view.painted_key == shas[1]
+
+
+class MessageLog(ReviewApp):
+    """The review app, keeping every message it put in the image area."""
+
+    def _put_message(self, text: str) -> None:
+        self.messages = [*getattr(self, "messages", []), text]
+        super()._put_message(text)
+
+
+@pilot_test
+async def test_start_up_says_loading_never_done(catalog, shas):
+    from curate.review.prefetch import Prefetcher
+
+    gate = Gate()
+    app = MessageLog(catalog, ReviewOptions(protocol="halfcell"))
+    app.prefetcher = Prefetcher(prepare=gate)
+    async with app.run_test(size=SIZE) as pilot:
+        while app.current is None:
+            await pilot.pause(0.01)
+        assert str(app.query_one("#image-message").render()) == "loading..."
+        gate.open.set()
+        await settle(pilot, app)
+        assert app.query_one("#image").painted_key == shas[0]
+    assert DONE_MESSAGE not in app.messages  # no "Nothing left to screen" flash at start
+    assert app.messages[0] == "loading..." and app.messages[-1] == ""

@@ -68,7 +68,7 @@ class ReviewApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    current: var[QueueItem | None] = var(None, always_update=True)
+    current: var[QueueItem | None] = var(None, always_update=True, init=False)  # set by _go
     counts: var[QueueCounts | None] = var(None)
 
     def __init__(
