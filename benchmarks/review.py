@@ -1,18 +1,21 @@
 """Review latency: first image on screen with 100,000 queued, and keypress to next image.
 
-Builds a 100,000-image catalog in seconds: a few real JPEGs (1600x1200) go to the
-store, then 100,000 ``images`` rows are inserted directly as checked ok
-(catalog.review_queue.seed_checked_images), each with its own sha256 but with
-paths that cycle over those few files. Every row is still decoded on its own
-(the decode cache is keyed by sha256), so the figures are those of distinct
-images that the OS happens to keep in its page cache.
+Builds a 100,000-image catalog in seconds: a few hundred distinct grainy 1600x1200
+JPEGs (photograph-like: neighbouring cells differ, no two pictures share colours) go
+to the store, then 100,000 ``images`` rows are inserted directly as checked ok
+(catalog.review_queue.seed_checked_images), each with its own sha256, with paths
+that go round those files in queue order, so every image the runs show is a
+different picture (decoded from the OS page cache).
 
-Both measurements run the real app headless (App.run_test) and wait until the
-image widget has painted the expected image. The named baseline, ``naive``, is
-the same app with the queue loaded whole at start-up and each image decoded on
-demand in the UI thread (no paging, no prefetch), measured in the same run.
+Both apps run for real, headless (App.run_test), 160x48 cells, half blocks. A probe
+times each key inside the app: from posting the key event to the app's queue until
+the frame whose image widget painted the next image has been composed and encoded
+to terminal bytes. Pilot's own figures (raw, and less the cost of an unbound key)
+are printed beside them. The named baseline, ``naive``, is the same app with the
+queue loaded whole at start-up and each image decoded and drawn on demand in the UI
+thread (no paging, no look-ahead), measured in the same run.
 
-    .venv/bin/python benchmarks/review.py [--images 100000] [--keys 60]
+    .venv/bin/python benchmarks/review.py [--images 100000] [--keys 40]
 """
 
 from __future__ import annotations
