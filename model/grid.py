@@ -30,11 +30,17 @@ def tile(images: np.ndarray, columns: int | None = None) -> np.ndarray:
 
 
 def interleave_rows(originals: np.ndarray, reconstructions: np.ndarray, columns: int) -> np.ndarray:
-    """Order images so each row of originals is followed by a row of their reconstructions."""
+    """Order images so each row of originals is followed by a row of their reconstructions.
+
+    A last, partial row is padded with blank (white) tiles so every reconstruction stays
+    directly under its original.
+    """
+    blank = np.ones_like(originals[:1])
     tiles = []
     for start in range(0, len(originals), columns):
-        tiles.extend(originals[start : start + columns])
-        tiles.extend(reconstructions[start : start + columns])
+        padding = [blank[0]] * (columns - len(originals[start : start + columns]))
+        tiles.extend([*originals[start : start + columns], *padding])
+        tiles.extend([*reconstructions[start : start + columns], *padding])
     return np.stack(tiles)
 
 

@@ -196,3 +196,17 @@ def test_export_without_pixel_cache_reads_pngs(tmp_path: Path):
     write_export(tmp_path / "plain", {"train": images}, pixel_cache=False)
     assert not (tmp_path / "plain" / "pixels.npy").exists()
     np.testing.assert_allclose(load_export(tmp_path / "plain").train, images / 255.0)
+
+
+def test_reconstruction_grid_keeps_each_reconstruction_under_its_original():
+    import numpy as np
+
+    from model.grid import interleave_rows
+
+    originals = np.zeros((5, 2, 2, 1), np.float32) + np.arange(5).reshape(5, 1, 1, 1)
+    reconstructions = originals + 10
+    tiles = interleave_rows(originals, reconstructions, columns=4)
+    assert tiles.shape == (16, 2, 2, 1)  # two rows of originals, two of reconstructions
+    firsts = tiles[:, 0, 0, 0].tolist()
+    assert firsts[:8] == [0, 1, 2, 3, 10, 11, 12, 13]
+    assert firsts[8:] == [4, 1, 1, 1, 14, 1, 1, 1]  # the partial row is padded with white
