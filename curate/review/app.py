@@ -83,7 +83,9 @@ class ReviewApp(App[None]):
         self.protocol = protocol or image_widget(self.options.protocol)
         self.queue = ReviewQueue(catalog, self.options.filter, self.options.page_size)
         prepare = draw_halfcell if self.protocol.halfcell else decode_scaled
-        self.prefetcher = Prefetcher(keep=4 * self.options.ahead + 4, prepare=prepare)
+        # Room for the look-ahead, the image behind and the current one, and little more:
+        # each half-block drawing is thousands of objects for the garbage collector.
+        self.prefetcher = Prefetcher(keep=2 * self.options.ahead + 2, prepare=prepare)
         self.actions: list[SessionAction] = []  # undo stack of this session
         self.pending_notes: dict[str, str] = {}  # notes waiting for the image's first decision
         self._serial = 0  # bumps on every change; a count started before a change is redone

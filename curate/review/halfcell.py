@@ -23,7 +23,10 @@ from curate.review.prefetch import decode_scaled
 UPPER_HALF = "▀"
 
 
-@lru_cache(maxsize=65536)
+# Small on purpose: a photograph has thousands of colour pairs that no other shares,
+# and every cached style is five objects the garbage collector walks on each full
+# collection (65,536 entries made those pauses several hundred milliseconds).
+@lru_cache(maxsize=4096)
 def _style(top: int, bottom: int) -> Style:
     """The style of a cell whose upper pixel is ``top`` and lower ``bottom`` (0xRRGGBB)."""
     upper = Color.from_triplet(ColorTriplet(top >> 16, (top >> 8) & 255, top & 255))
