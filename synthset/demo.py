@@ -40,7 +40,7 @@ class DemoSize:
     samples: int
 
 
-FULL = DemoSize(images=400, epochs=60, patience=15, latent_dim=150, samples=64)
+FULL = DemoSize(images=400, epochs=150, patience=20, latent_dim=150, samples=64)
 QUICK = DemoSize(images=24, epochs=2, patience=2, latent_dim=16, samples=16)
 
 # The mirror is one local host: crawl it fast (the polite defaults are for real hosts),
