@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import imagegen
@@ -9,6 +10,7 @@ from click.testing import CliRunner
 
 from catalog import open_catalog
 from curate.cli import cli
+from curate.importer import ImportOptions, import_images
 
 
 def invoke(data_dir: Path, *args: str):
@@ -102,3 +104,70 @@ def test_import_of_a_missing_folder_is_a_usage_error(tmp_path, data_dir):
     result = invoke(data_dir, "import", str(tmp_path / "nope"))
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_links_leading_outside_the_folder_are_skipped(tmp_path, data_dir):
+    """A link inside DIR must not import (and store) a file from elsewhere."""
+    secret = tmp_path / "elsewhere" / "secret.jpg"
+    secret.parent.mkdir()
+    secret.write_bytes(imagegen.jpeg(seed=7))
+    root = tmp_path / "pictures"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "inside.jpg").write_bytes(imagegen.jpeg(seed=8))
+    (root / "outside.jpg").symlink_to(secret)
+    (root / "inside-link.jpg").symlink_to(root / "sub" / "inside.jpg")
+    result = invoke(data_dir, "import", str(root), "--create")
+    assert result.exit_code == 0, result.output
+    assert "2 of 3 image files recorded (1 new images, 1 skipped)" in result.output
+    assert "outside.jpg: a link to" in result.output and "outside the imported" in result.output
+    assert set(url_rows(data_dir)) == {(root / "sub" / "inside.jpg").resolve().as_uri()}
+    with open_catalog(data_dir, create=False) as catalog:
+        assert catalog.conn.execute("SELECT count(*) FROM images").fetchone()[0] == 1
+
+
+def test_a_fifo_named_like_an_image_is_skipped_not_read(tmp_path, data_dir):
+    """Reading a FIFO would block the import forever."""
+    root = tmp_path / "pictures"
+    root.mkdir()
+    (root / "good.jpg").write_bytes(imagegen.jpeg(seed=5))
+    os.mkfifo(root / "pipe.jpg")
+    result = invoke(data_dir, "import", str(root), "--create")
+    assert result.exit_code == 0, result.output
+    assert "pipe.jpg: not a regular file" in result.output
+    assert set(url_rows(data_dir)) == {(root / "good.jpg").resolve().as_uri()}
+
+
+def test_files_over_the_size_limit_are_skipped(tmp_path, data_dir):
+    root = tmp_path / "pictures"
+    root.mkdir()
+    small, big = imagegen.jpeg(seed=5), imagegen.jpeg(seed=6) + b"\0" * (1024 * 1024)
+    (root / "small.jpg").write_bytes(small)
+    (root / "big.jpg").write_bytes(big)
+    result = invoke(data_dir, "import", str(root), "--create", "--max-mb", "1")
+    assert result.exit_code == 0, result.output
+    assert "big.jpg: larger than the 1,048,576-byte limit" in result.output
+    assert set(url_rows(data_dir)) == {(root / "small.jpg").resolve().as_uri()}
+    result = invoke(data_dir, "import", str(root), "--max-mb", "2")  # control: now it fits
+    assert result.exit_code == 0, result.output
+    assert len(url_rows(data_dir)) == 2
+
+
+def committed_while_importing(root: Path, data_dir: Path, options: ImportOptions) -> list[int]:
+    """URL rows another connection sees committed after each file of an import."""
+    seen: list[int] = []
+    with open_catalog(data_dir) as catalog, open_catalog(data_dir) as reader:
+
+        def progress(_phase: str, done: int, total: int) -> None:
+            seen.append(reader.conn.execute("SELECT count(*) FROM urls").fetchone()[0])
+
+        import_images(catalog, root, options, progress=progress)
+    return seen
+
+
+def test_batches_are_also_cut_by_bytes(tmp_path):
+    """A batch is recorded once its bodies reach batch_bytes, so big files never pile up."""
+    root = picture_folder(tmp_path / "pictures")  # 5 files with an image extension
+    one_each = committed_while_importing(root, tmp_path / "a", ImportOptions(batch_bytes=1))
+    assert one_each == [1, 2, 3, 4, 5]
+    control = committed_while_importing(root, tmp_path / "b", ImportOptions())
+    assert control == [0, 0, 0, 0, 5]

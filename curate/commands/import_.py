@@ -18,10 +18,13 @@ from synthset.cli import data_option
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--wnid", help="The WordNet synset the images show (e.g. n07631926).")
 @click.option("--create", is_flag=True, help="Create the catalog if the data folder has none.")
-def import_(data_dir: Path, directory: Path, wnid: str | None, create: bool) -> None:
+@click.option("--max-mb", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Skip files larger than this many MiB.")
+def import_(data_dir: Path, directory: Path, wnid: str | None, create: bool, max_mb: int) -> None:
     """Add the image files under DIRECTORY (recursively, by extension) with source 'local'.
 
     Each file is recorded under its file:// URI; importing again is harmless.
+    Links to files outside DIRECTORY, FIFOs and files over --max-mb are skipped.
     Run `curate check` afterwards to judge them.
 
     \b
@@ -29,7 +32,8 @@ def import_(data_dir: Path, directory: Path, wnid: str | None, create: bool) -> 
     """
     console = Console()
     with open_catalog(data_dir, create=create) as catalog, phase_progress(console) as progress:
-        report = import_images(catalog, directory, ImportOptions(wnid=wnid), progress=progress)
+        options = ImportOptions(wnid=wnid, max_bytes=max_mb * 1024 * 1024)
+        report = import_images(catalog, directory, options, progress=progress)
     console.print(
         f"{report.imported} of {report.found} image files recorded "
         f"({report.new_images} new images, {len(report.skipped)} skipped)"
