@@ -100,9 +100,22 @@ def read_manifest(path: Path) -> list[dict[str, str]]:
             raise ExportMalformed(
                 f"{manifest} line {number}: split {row['split']!r} is not train or val"
             )
+        file_in_export(path, row["file"] or "", f"{manifest} line {number}")
     if not rows:
         raise ExportMalformed(f"{manifest} lists no images; export at least one")
     return rows
+
+
+def file_in_export(path: Path, name: str, where: str) -> Path:
+    """``path / name`` for a relative ``name`` that stays inside the export folder ``path``.
+
+    :raises ExportMalformed: for an absolute name, or one that leads out of ``path``
+        (``..``, or a link to elsewhere); ``where`` says which file named it.
+    """
+    candidate = path / name
+    if Path(name).is_absolute() or not candidate.resolve().is_relative_to(path.resolve()):
+        raise ExportMalformed(f"{where}: {name!r} points outside the export {path}; re-export it")
+    return candidate
 
 
 def hash_export(path: Path) -> str:
@@ -114,16 +127,16 @@ def _read_image(file: Path, shape: tuple[int, int, int]) -> np.ndarray:
     """Decode one PNG into a (H, W, C) uint8 array, checking its size and mode."""
     try:
         with Image.open(file) as image:
-            image.load()
-            if image.size != (shape[1], shape[0]):
+            if image.size != (shape[1], shape[0]):  # from the header, before any decoding
                 raise ExportMalformed(
                     f"{file} is {image.size[0]}x{image.size[1]}, export.json says "
                     f"{shape[1]}x{shape[0]}; re-export it"
                 )
+            image.load()
             pixels = np.asarray(image.convert(PIL_MODES[shape[2]]), dtype=np.uint8)
     except FileNotFoundError as error:
         raise ExportMalformed(f"{file} is listed in manifest.csv but missing") from error
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as error:
         raise ExportMalformed(f"{file} is not a readable image ({error}); re-export it") from error
     return pixels.reshape(shape)
 
@@ -144,18 +157,21 @@ def _read_pixel_cache(
     """The (N, H, W, C) uint8 array export.json's ``pixel_cache`` names, in manifest order, or
     None (then the PNGs are read) if there is none or it does not match the manifest."""
     name = meta.get("pixel_cache")
-    if not isinstance(name, str) or not (path / name).is_file():
+    if not isinstance(name, str):
+        return None
+    cache = file_in_export(path, name, f"{path / 'export.json'} pixel_cache")
+    if not cache.is_file():
         return None
     try:
-        pixels = np.load(path / name, allow_pickle=False)
+        pixels = np.load(cache, allow_pickle=False)  # never unpickle what a download brought
     except (OSError, ValueError) as error:
-        log.warning("ignoring %(file)s: %(error)s", {"file": path / name, "error": error})
+        log.warning("ignoring %(file)s: %(error)s", {"file": cache, "error": error})
         return None
     if pixels.dtype != np.uint8 or pixels.shape != (count, *shape):
         log.warning(
             "ignoring %(file)s: %(dtype)s %(got)s, expected uint8 %(want)s",
             {
-                "file": path / name,
+                "file": cache,
                 "dtype": pixels.dtype,
                 "got": pixels.shape,
                 "want": (count, *shape),

@@ -210,3 +210,65 @@ def test_reconstruction_grid_keeps_each_reconstruction_under_its_original():
     firsts = tiles[:, 0, 0, 0].tolist()
     assert firsts[:8] == [0, 1, 2, 3, 10, 11, 12, 13]
     assert firsts[8:] == [4, 1, 1, 1, 14, 1, 1, 1]  # the partial row is padded with white
+
+
+@pytest.mark.parametrize("escape", ["../outside.png", "images/../../outside.png", "ABSOLUTE"])
+def test_manifest_paths_outside_the_export_are_refused(export: Path, escape: str):
+    """A manifest must not make the model read files outside its export folder."""
+    (export / "pixels.npy").unlink()  # else the cache is read, not the PNGs
+    outside = export.parent / "outside.png"
+    outside.write_bytes((export / "images" / "00000.png").read_bytes())  # readable, right size
+    file = str(outside) if escape == "ABSOLUTE" else escape
+    rewrite_manifest(export, lambda row: {**row, "file": file} if row["index"] == "0" else row)
+    with pytest.raises(ExportMalformed, match="line 2: .* points outside the export"):
+        load_export(export)
+
+
+def test_a_link_inside_the_export_to_elsewhere_is_refused(export: Path, tmp_path: Path):
+    (export / "pixels.npy").unlink()
+    outside = tmp_path / "elsewhere.png"
+    outside.write_bytes((export / "images" / "00000.png").read_bytes())
+    (export / "images" / "00000.png").unlink()
+    (export / "images" / "00000.png").symlink_to(outside)
+    with pytest.raises(ExportMalformed, match="points outside the export"):
+        load_export(export)
+
+
+@pytest.mark.parametrize("name", ["../pixels.npy", "/tmp/pixels.npy"])
+def test_a_pixel_cache_outside_the_export_is_refused(export: Path, name: str):
+    meta = json.loads((export / "export.json").read_text())
+    (export / "export.json").write_text(json.dumps({**meta, "pixel_cache": name}))
+    with pytest.raises(ExportMalformed, match="pixel_cache: .* points outside the export"):
+        load_export(export)
+
+
+def test_a_pickled_pixel_cache_is_never_unpickled(export: Path, tmp_path: Path):
+    """np.load runs with allow_pickle=False: an object array falls back to the PNGs."""
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    np.save(export / "pixels.npy", np.array([Payload()], dtype=object), allow_pickle=True)
+    loaded = load_export(export)
+    assert not marker.exists()
+    np.testing.assert_allclose(loaded.val, draw_shapes(4, 16, 1, seed=2) / 255.0)
+
+
+def test_a_decompression_bomb_png_is_one_clear_error(export: Path):
+    """A PNG whose header claims 20000x20000 is refused before any decoding."""
+    import struct
+    import zlib
+
+    (export / "pixels.npy").unlink()
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    (export / "images" / "00001.png").write_bytes(bomb + chunk(b"IEND", b""))
+    with pytest.raises(ExportMalformed, match="00001.png is"):
+        load_export(export)
