@@ -29,7 +29,6 @@ from crawler.urlsafety import RefusedScheme
 # Exception class -> urls.error token, first match wins (subclasses before their bases).
 # Tokens are the fixed vocabulary of docs/mirror.md.
 ERROR_TOKENS: tuple[tuple[type[BaseException], str], ...] = (
-    (RefusedScheme, "bad_scheme"),
     (UnsupportedURLSchemeError, "bad_scheme"),
     (NotSupported, "bad_scheme"),  # no download handler for the scheme (e.g. a redirect to file:)
     (DownloadConnectionRefusedError, "refused"),
@@ -61,7 +60,9 @@ def error_token(exception: BaseException) -> str:
             inner = error_token(reason.value)
             if inner == "tls":
                 return inner
-    if isinstance(exception, IgnoreRequest) and not isinstance(exception, RefusedScheme):
+    if isinstance(exception, RefusedScheme):
+        return exception.token
+    if isinstance(exception, IgnoreRequest):
         return "robots" if ROBOTS_MESSAGE in str(exception) else "other"
     for cls, token in ERROR_TOKENS:
         if isinstance(exception, cls):

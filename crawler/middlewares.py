@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+from typing import Self
 
 from scrapy import Request
+from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.settings import BaseSettings
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task
 
-from crawler.urlsafety import RefusedScheme, refusal
+from crawler.urlsafety import MAX_URL_LENGTH, RefusedScheme, refusal
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +26,19 @@ class SchemeGuardMiddleware:
     Placed first, so neither robots.txt nor a download handler ever sees such a URL.
     """
 
+    def __init__(self, max_url_length: int = MAX_URL_LENGTH) -> None:
+        self.max_url_length = max_url_length
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Build with the URLLENGTH_LIMIT setting (characters; longer URLs are refused)."""
+        return cls(crawler.settings.getint("URLLENGTH_LIMIT", MAX_URL_LENGTH))
+
     def process_request(self, request: Request) -> None:
         """Raise :class:`RefusedScheme` (an IgnoreRequest) for a URL that must not be fetched."""
-        token = refusal(request.url)
+        token = refusal(request.url, self.max_url_length)
         if token is not None:
-            raise RefusedScheme(f"refusing {token} URL {request.url[:200]!r}")
+            raise RefusedScheme(f"refusing {token} URL {request.url[:200]!r}", token=token)
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

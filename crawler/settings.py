@@ -40,6 +40,7 @@ DOWNLOAD_TIMEOUT = 30  # seconds per request
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # bytes; a larger body is abandoned, error too_large
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024  # bytes; a larger body is logged
 REDIRECT_MAX_TIMES = 10  # hops per request
+URLLENGTH_LIMIT = 2083  # characters; a longer image URL is recorded with error `other`, unfetched
 # Only http(s) is ever fetched: no handlers for file:, data:, s3:, ftp: (see SchemeGuardMiddleware).
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
 

@@ -7,14 +7,18 @@ from urllib.parse import urlsplit
 from scrapy.exceptions import IgnoreRequest
 
 FETCHABLE_SCHEMES = frozenset({"http", "https"})
+MAX_URL_LENGTH = 2083  # characters; Scrapy's URLLENGTH_LIMIT default, which drops longer ones
 
 
-def refusal(url: str) -> str | None:
+def refusal(url: str, max_length: int = MAX_URL_LENGTH) -> str | None:
     """Why ``url`` must not be requested, as a ``urls.error`` token; None when it may be.
 
     ``bad_scheme`` for anything but http(s) (file:, data:, ftp:, javascript:, ...),
-    ``other`` for a URL that does not parse or names no host.
+    ``other`` for a URL that does not parse, names no host, or is longer than
+    ``max_length`` characters (Scrapy would drop its request unrecorded; 0: no limit).
     """
+    if max_length and len(url) > max_length:
+        return "bad_scheme" if _scheme_refused(url) else "other"
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname
@@ -28,6 +32,12 @@ def refusal(url: str) -> str | None:
     return None
 
 
+def _scheme_refused(url: str) -> bool:
+    """Whether ``url`` names a scheme other than http(s) (a long data: URI says bad_scheme)."""
+    scheme = url.partition(":")[0].strip().lower()
+    return scheme not in FETCHABLE_SCHEMES
+
+
 def host_of(url: str) -> str:
     """The lower-cased host name of ``url`` ('' when it has none or does not parse)."""
     try:
@@ -37,4 +47,8 @@ def host_of(url: str) -> str:
 
 
 class RefusedScheme(IgnoreRequest):
-    """A request for a URL the crawler must not fetch (see :func:`refusal`)."""
+    """A request for a URL the crawler must not fetch; ``token`` says why (see :func:`refusal`)."""
+
+    def __init__(self, message: str, token: str = "bad_scheme") -> None:
+        super().__init__(message)
+        self.token = token

@@ -250,3 +250,27 @@ def test_unsafe_urls_never_leave_the_store(mirror: Any, tmp_path: Path) -> None:
     assert_store_is_clean(tmp_path / "data")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "list.txt"]
     assert sorted(p.name for p in tmp_path.parent.iterdir()) == outside_before
+
+
+def test_overlong_urls_are_recorded_as_refused_not_left_pending(
+    mirror: Any, tmp_path: Path
+) -> None:
+    """Scrapy drops requests over URLLENGTH_LIMIT silently; the URL must still get its fact."""
+    base = mirror.base_url
+    long_url = f"{base}img/cake.jpg?pad={'x' * 2100}"
+    short_url = f"{base}img/cake.jpg?pad=x"
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{ICE_CREAM_CAKE}_1 {long_url}\n{ICE_CREAM_CAKE}_2 {short_url}\n")
+    crawl("imagenet_synset", tmp_path / "data", f"wnid={ICE_CREAM_CAKE}",
+          f"urls_file={listing}", IMAGENET_API_URL=base)
+    rows = url_rows(tmp_path / "data")
+    assert rows[long_url]["fetched_at"] and rows[long_url]["error"] == "other"
+    assert rows[short_url]["fetched_at"] and rows[short_url]["http_status"]
+    with open_catalog(tmp_path / "data", create=False) as catalog:
+        from catalog.harvest import pending_urls
+
+        assert pending_urls(catalog) == []
+    # Control: a higher limit lets the same URL be fetched.
+    crawl("imagenet_synset", tmp_path / "data2", f"wnid={ICE_CREAM_CAKE}",
+          f"urls_file={listing}", IMAGENET_API_URL=base, URLLENGTH_LIMIT="4000")
+    assert url_rows(tmp_path / "data2")[long_url]["http_status"]

@@ -140,3 +140,20 @@ def test_web_spider_rejects_bad_arguments(kwargs: dict[str, str]) -> None:
 def test_web_spider_depth_defaults_to_one_hop() -> None:
     assert WebImagesSpider(start_urls="http://a.example/").max_depth == 1
     assert WebImagesSpider(start_urls="http://a.example/", depth="0").max_depth == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "limit", "token"),
+    [
+        ("http://example.org/" + "a" * 2064, 2083, None),  # exactly 2083 characters
+        ("http://example.org/" + "a" * 2065, 2083, "other"),
+        ("http://example.org/" + "a" * 2065, 0, None),  # 0: no limit
+        ("data:image/png;base64," + "A" * 5000, 2083, "bad_scheme"),
+    ],
+)
+def test_refusal_of_overlong_urls(url: str, limit: int, token: str | None) -> None:
+    assert refusal(url, limit) == token
+
+
+def test_a_refusal_keeps_its_own_token() -> None:
+    assert error_token(RefusedScheme("refusing", token="other")) == "other"

@@ -19,7 +19,7 @@ from catalog.harvest import DiscoveredUrl, fetched_among
 from crawler.errors import DataDirUnusable
 from crawler.fetch import failure_token, fetched_from_response
 from crawler.items import FetchedImage
-from crawler.urlsafety import refusal
+from crawler.urlsafety import MAX_URL_LENGTH, refusal
 from synthset.errors import SynthsetError
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class ImageSpider(scrapy.Spider):
     """
 
     refetch: bool = False
+    max_url_length: int = MAX_URL_LENGTH  # URLLENGTH_LIMIT: longer URLs are refused, recorded
     catalog: Catalog
     urls_listed: int = 0  # image URLs discovered this run (fetched before or not)
 
@@ -77,6 +78,7 @@ class ImageSpider(scrapy.Spider):
                 "point it at a writable directory"
             ) from None
         spider._requested: set[str] = set()
+        spider.max_url_length = crawler.settings.getint("URLLENGTH_LIMIT", MAX_URL_LENGTH)
         return spider
 
     def run_args(self) -> dict[str, Any]:
@@ -127,7 +129,7 @@ class ImageSpider(scrapy.Spider):
                     stats.inc_value("synthset/skipped_fetched_before")
                     continue
                 yield discovered
-                token = refusal(discovered.url)
+                token = refusal(discovered.url, self.max_url_length)
                 if token is None:
                     try:
                         yield scrapy.Request(
@@ -154,7 +156,7 @@ class ImageSpider(scrapy.Spider):
         token = failure_token(failure)
         logger.info(
             "fetch failed %(url)s: %(token)s (%(why)s)",
-            {"url": found.url, "token": token, "why": failure.getErrorMessage()[:200]},
+            {"url": found.url[:200], "token": token, "why": failure.getErrorMessage()[:200]},
         )
         yield FetchedImage.failed(found, token)
 
