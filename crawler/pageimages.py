@@ -15,19 +15,46 @@ OG_IMAGE_PROPERTIES = ("og:image", "og:image:url", "og:image:secure_url")
 _DESCRIPTOR = re.compile(r"^(\d+(?:\.\d+)?)([wx])$")
 
 
+def srcset_candidates(srcset: str) -> Iterator[tuple[str, str]]:
+    """The (URL, descriptor) pairs of a ``srcset``, split as the HTML standard does.
+
+    A URL runs to the next whitespace, so commas inside it (CDN transforms such as
+    ``w_200,c_fill``) stay in it; a URL ending in commas has no descriptor; descriptors
+    run to the next comma outside parentheses. ``descriptor`` is '' when absent.
+    """
+    position, end = 0, len(srcset)
+    while True:
+        while position < end and (srcset[position].isspace() or srcset[position] == ","):
+            position += 1
+        if position >= end:
+            return
+        start = position
+        while position < end and not srcset[position].isspace():
+            position += 1
+        url, descriptor = srcset[start:position], ""
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            start, depth = position, 0
+            while position < end and (srcset[position] != "," or depth):
+                depth += {"(": 1, ")": -1 if depth else 0}.get(srcset[position], 0)
+                position += 1
+            descriptor = srcset[start:position].strip()
+            position += 1  # past the comma
+        if url:
+            yield url, descriptor
+
+
 def largest_srcset_candidate(srcset: str) -> str | None:
     """The URL of the largest candidate of a ``srcset`` (by width, else by density).
 
-    A candidate without a descriptor counts as ``1x``; ``w`` descriptors beat ``x``.
+    A candidate without a (valid) descriptor counts as ``1x``; ``w`` descriptors beat
+    ``x``; other descriptors (``200h``) are ignored.
     """
     best: tuple[int, float] | None = None
     best_url = None
-    for candidate in re.split(r",\s+|,(?=\S+\s)", srcset.strip()):
-        parts = candidate.strip().split()
-        if not parts:
-            continue
-        url, descriptor = parts[0].rstrip(","), (parts[1] if len(parts) > 1 else "1x")
-        match = _DESCRIPTOR.match(descriptor.lower())
+    for url, descriptor in srcset_candidates(srcset):
+        match = next(filter(None, map(_DESCRIPTOR.match, descriptor.lower().split())), None)
         rank = (1 if match.group(2) == "w" else 0, float(match.group(1))) if match else (0, 1.0)
         if best is None or rank > best:
             best, best_url = rank, url

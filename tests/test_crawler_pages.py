@@ -58,6 +58,17 @@ def test_page_links_skip_images_and_fragments() -> None:
         ("a.jpg, b.jpg 3x, c.jpg 1.5x", "b.jpg"),
         ("only.jpg", "only.jpg"),
         ("a.jpg 2x, b.jpg 100w", "b.jpg"),
+        # commas inside URLs (CDN transforms, query strings) belong to the URL
+        ("https://cdn.example/w_200,c_fill/a.jpg 200w, https://cdn.example/w_800,c_fill/a.jpg 800w",
+         "https://cdn.example/w_800,c_fill/a.jpg"),
+        ("img.jpg?w=100,h=200 1x, img.jpg?w=200,h=400 2x", "img.jpg?w=200,h=400"),
+        ("a.jpg, b.jpg 2x", "b.jpg"),
+        ("a.jpg,, b.jpg 0.5x", "a.jpg"),  # a URL ending in commas has no descriptor: 1x
+        ("a.jpg,b.jpg 2x", "a.jpg,b.jpg"),  # no whitespace: one URL, as browsers read it
+        ("  a.jpg 1x ,\n\tb.jpg   3x  ,c.jpg 2x", "b.jpg"),
+        ("a.jpg 300w 200h, b.jpg 100w", "a.jpg"),  # extra descriptors are ignored
+        ("", None),
+        (" , ,", None),
     ],
 )
 def test_largest_srcset_candidate(srcset: str, largest: str) -> None:
