@@ -82,9 +82,11 @@ def report_table(report: CheckReport) -> Table:
     help="One picture under this many differently named URLs is a placeholder (0: off).",
 )
 @click.option(
-    "--draft",
-    is_flag=True,
-    help="Decode JPEGs at reduced scale: faster, still catches truncation, no pixel_sha256.",
+    "--draft/--full-size",
+    default=True,
+    show_default=True,
+    help="Decode large JPEGs at libjpeg's reduced DCT scale: every byte still decoded, "
+    "truncation still caught, pixel_sha256 of the reduced pixels. --full-size decodes every pixel.",
 )
 @click.option("--recheck", is_flag=True, help="Probe dead http(s) links again before judging.")
 @click.option(
