@@ -133,7 +133,8 @@ def export_dataset(
     :raises InvalidExportName: when ``name`` is not a plain folder name.
     :raises InvalidExportOption: for a val fraction outside [0, 1] or workers < 1.
     :raises InvalidPreprocessOption: for an unknown colour mode, interpolation or bad size.
-    :raises ExportExists: when the target exists and ``options.overwrite`` is false.
+    :raises ExportExists: when the target exists and ``options.overwrite`` is false, or
+        when it exists and is not an export (never replaced, whatever the options).
     :raises EmptyExport: when no image qualifies or none could be decoded.
     """
     started = time.perf_counter()
@@ -145,6 +146,7 @@ def export_dataset(
         raise InvalidExportOption(f"workers must be at least 1, not {options.workers}")
     if target.exists() and not options.overwrite:
         raise ExportExists(f"{target} exists; pass --overwrite")
+    _refuse_replacing_other_data(target)
     rows = exportable_images(catalog, options.include_unreviewed)
     if not rows:
         raise EmptyExport(_empty_message(catalog, options))
@@ -189,6 +191,22 @@ def _target(out: Path, name: str) -> Path:
             "no symlinks"
         )
     return target
+
+
+def _refuse_replacing_other_data(target: Path) -> None:
+    """Refuse to let ``--overwrite`` replace anything but an earlier export (or an empty folder).
+
+    :raises ExportExists: when ``target`` is a file, or a non-empty folder without export.json
+        (a data directory, an image store, a user's own folder).
+    """
+    if not target.exists() and not target.is_symlink():
+        return
+    if target.is_dir() and ((target / "export.json").is_file() or not any(target.iterdir())):
+        return
+    raise ExportExists(
+        f"{target} exists and is not an export (no export.json); --overwrite replaces only "
+        "exports: move it away or choose another NAME"
+    )
 
 
 def _sweep_leftovers(out: Path, name: str, older_than: float = STALE_TEMP_SECONDS) -> int:

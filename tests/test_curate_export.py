@@ -374,6 +374,28 @@ def test_existing_export_is_refused_then_replaced_with_overwrite(accepted, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cakes", "data"]  # no temp left
 
 
+@pytest.mark.parametrize("victim", ["data", "notes.txt", "mine"])
+def test_overwrite_never_replaces_what_is_not_an_export(accepted, tmp_path, victim):
+    """``curate export data --out . --overwrite`` must not replace the data directory."""
+    catalog, _ = accepted
+    if victim == "notes.txt":
+        (tmp_path / victim).write_text("keep me")
+    elif victim == "mine":
+        (tmp_path / victim).mkdir()
+        (tmp_path / victim / "thesis.tex").write_text("keep me")
+    before = tree_bytes(tmp_path / victim) if victim != "notes.txt" else None
+    with pytest.raises(ExportExists, match="is not an export"):
+        export_dataset(catalog, victim, ExportOptions(out=tmp_path, workers=1, overwrite=True))
+    if victim == "notes.txt":
+        assert (tmp_path / victim).read_text() == "keep me"
+    else:
+        assert tree_bytes(tmp_path / victim) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder
+    (tmp_path / "empty").mkdir()  # control: an empty folder is replaced
+    export_dataset(catalog, "empty", ExportOptions(out=tmp_path, workers=1, overwrite=True))
+    assert (tmp_path / "empty" / "export.json").is_file()
+
+
 def test_an_interrupted_export_leaves_nothing_behind(accepted, tmp_path):
     catalog, _ = accepted
 
