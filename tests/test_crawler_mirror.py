@@ -504,3 +504,20 @@ def test_benchmark_list_latency_and_truth_file(tmp_path: Path) -> None:
         assert time.perf_counter() - began < 0.4  # control: the API is not delayed
     finally:
         stop_mirror(bench)
+
+
+def test_concurrent_renders_of_one_drawing_keep_their_own_encodings() -> None:
+    """Regression: a shared cached Image saved by two threads at once mixed their options."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crawler.mirror import encoding
+    from crawler.mirror.drawing import random_cake_spec
+    from crawler.mirror.plan import picture
+
+    spec = random_cake_spec(7)
+    expected = {level: encoding.png(picture(spec), level) for level in (1, 9)}
+    assert expected[1] != expected[9]
+    with ThreadPoolExecutor(8) as pool:
+        levels = [1, 9] * 200
+        bodies = list(pool.map(lambda level: encoding.png(picture(spec), level), levels))
+    assert all(body == expected[level] for body, level in zip(bodies, levels, strict=True))

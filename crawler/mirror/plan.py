@@ -84,9 +84,19 @@ class Planted:
 
 
 @lru_cache(maxsize=64)
-def picture(spec: CakeSpec) -> Image.Image:
-    """The drawn cake for ``spec`` (a few recent ones are kept; bodies are cached elsewhere)."""
+def _drawn(spec: CakeSpec) -> Image.Image:
     return draw_cake(spec)
+
+
+def picture(spec: CakeSpec) -> Image.Image:
+    """The drawn cake for ``spec``: a private copy of a cached drawing.
+
+    A copy, because request threads encode concurrently and ``Image.save`` keeps its
+    parameters on the image object (``encoderinfo``): two threads saving one shared image
+    at once could each write with the other's options (seen: a zlib level 9 PNG written
+    byte-identical to the level 1 one).
+    """
+    return _drawn(spec).copy()
 
 
 class Planner:
