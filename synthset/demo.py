@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -60,13 +61,17 @@ class Mirror:
     """The offline mirror as a child process; always stopped on exit."""
 
     def __init__(self, port: int, images: int) -> None:
-        self.process = subprocess.Popen(
+        self.process = spawn(
             [sys.executable, "-m", "crawler.mirror", "--port", str(port), "--images", str(images)],
             stdout=subprocess.PIPE,
             text=True,
         )
         assert self.process.stdout is not None
-        self.base_url = self.process.stdout.readline().strip().rstrip("/") + "/"
+        try:
+            self.base_url = self.process.stdout.readline().strip().rstrip("/") + "/"
+        except BaseException:  # interrupted while the mirror starts: stop it all the same
+            self.stop()
+            raise
         if not self.base_url.startswith("http://127.0.0.1:"):
             self.stop()
             raise click.ClickException("the offline mirror did not start")
@@ -84,6 +89,36 @@ class Mirror:
         self.process.wait(timeout=30)
         if self.process.stdout:
             self.process.stdout.close()
+
+
+class _Signals:
+    """A termination signal that arrived while a child was being started (else None)."""
+
+    spawning = False
+    pending: int | None = None
+
+
+def exit_on_signal(signum: int, _frame: object) -> None:
+    """Turn SIGTERM/SIGHUP into SystemExit, so ``finally`` blocks stop the mirror and the
+    running step; held back while :func:`spawn` starts a child, whose pid would be lost."""
+    if _Signals.spawning:
+        _Signals.pending = signum
+        return
+    raise SystemExit(128 + signum)
+
+
+def spawn(command: list[str], **kwargs: object) -> subprocess.Popen:
+    """Start ``command``; a termination signal arriving meanwhile kills it, then exits."""
+    _Signals.spawning = True
+    try:
+        process = subprocess.Popen(command, **kwargs)  # type: ignore[call-overload]
+    finally:
+        _Signals.spawning = False
+    if _Signals.pending is not None:
+        process.kill()
+        process.wait()
+        raise SystemExit(128 + _Signals.pending)
+    return process
 
 
 def port_is_free(port: int) -> bool:
@@ -115,16 +150,28 @@ def choose_port(state_file: Path) -> int:
 
 
 def run(*args: str | Path | int, capture: bool = False) -> str:
-    """Run one step as its real command line, echoing it; fail the demo if it fails."""
+    """Run one step as its real command line, echoing it; fail the demo if it fails.
+
+    Interrupted (SIGTERM, Ctrl+C), the step's process is killed before the demo exits.
+    """
     command = [str(a) for a in args]
     shown = [Path(command[0]).name, *command[1:]]
     console.print(f"[bold cyan]$[/] {shlex.join(shown)}", highlight=False)
-    result = subprocess.run(command, text=True, capture_output=capture)
-    if result.returncode != 0:
+    pipe = subprocess.PIPE if capture else None
+    process = spawn(command, text=True, stdout=pipe, stderr=pipe)
+    try:
+        stdout, stderr = process.communicate()
+    except BaseException:  # SIGTERM, Ctrl+C: the step must not outlive the demo
+        process.kill()
+        process.wait()
+        raise
+    if process.returncode != 0:
         if capture:
-            sys.stderr.write(result.stdout + result.stderr)
-        raise click.ClickException(f"step failed (exit {result.returncode}): {shlex.join(command)}")
-    return result.stdout if capture else ""
+            sys.stderr.write(stdout + stderr)
+        raise click.ClickException(
+            f"step failed (exit {process.returncode}): {shlex.join(command)}"
+        )
+    return stdout if capture else ""
 
 
 def crawl(spider: str, data: Path, base_url: str, *spider_args: str) -> None:
@@ -192,6 +239,8 @@ def summary_rows(
 @click.option("--quick", is_flag=True, help="Small numbers, same stages (what the tests run).")
 def main(out: Path, quick: bool) -> None:
     """Run the whole synthset pipeline offline against the built-in mirror."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, exit_on_signal)
     size = QUICK if quick else FULL
     out.mkdir(parents=True, exist_ok=True)
     data, datasets, run_dir = out / "data", out / "datasets", out / "run"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +55,43 @@ def test_quick_demo_runs_every_stage_and_resumes(tmp_path):
     assert (out / "run" / "train.json").stat().st_mtime_ns == trained_at  # not retrained
     assert second["URLs found"] == first["URLs found"] == urls_before
     assert second["exported"] == first["exported"]
+
+
+def mirror_processes(port: int) -> list[int]:
+    """Pids of live ``python -m crawler.mirror --port PORT`` processes."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"crawler.mirror" in argv and str(port).encode() in argv and state != "Z":
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.timeout(120)
+def test_a_terminated_demo_leaves_no_process_running(tmp_path):
+    """SIGTERM (a closed terminal, a CI cancel) mid-crawl must stop the mirror and the crawl."""
+    out = tmp_path / "demo"
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "synthset.demo", "--out", str(out), "--quick"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+    )
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            if "scrapy crawl" in line:  # the mirror is up and the first crawl starting
+                break
+        port = json.loads((out / "state.json").read_text())["port"]
+        assert mirror_processes(port) and not port_is_free(port)  # control: it runs now
+        demo.send_signal(signal.SIGTERM)
+        demo.wait(timeout=60)
+    finally:
+        demo.kill()
+        demo.stdout.close()
+    assert demo.returncode == 128 + signal.SIGTERM
+    assert mirror_processes(port) == []
+    assert port_is_free(port), "the terminated demo left its mirror running"
