@@ -15,10 +15,10 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wordnet-base dataset-fashion-mnist; \
 	fi
 
-$(STAMP): setup.cfg
+$(STAMP): setup.cfg constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[model,dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[model,dev]'
 	touch $(STAMP)
 
 demo: system-deps $(STAMP)
