@@ -1,12 +1,13 @@
 """The SQLite catalog and the content-addressed image store: the contract between stages."""
 
 from catalog.db import CATALOG_FILE, Catalog, open_catalog, utc_now
-from catalog.errors import CatalogNotFound, SchemaTooNew, UnsafePath
+from catalog.errors import CatalogNotFound, CatalogUnreadable, SchemaTooNew, UnsafePath
 
 __all__ = [
     "CATALOG_FILE",
     "Catalog",
     "CatalogNotFound",
+    "CatalogUnreadable",
     "SchemaTooNew",
     "UnsafePath",
     "open_catalog",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from catalog.errors import CatalogNotFound
+from catalog.errors import CatalogNotFound, CatalogUnreadable
 from catalog.schema import migrate
 from catalog.store import ImageStore
 
@@ -70,6 +70,7 @@ def open_catalog(data_dir: Path | str, create: bool = True) -> Catalog:
     :param create: make the directory and an empty catalog if there is none.
     :raises CatalogNotFound: when ``create`` is false and there is no catalog.
     :raises SchemaTooNew: when the file was written by a newer synthset.
+    :raises CatalogUnreadable: when catalog.db is not an SQLite database.
     """
     data_dir = Path(data_dir)
     path = data_dir / CATALOG_FILE
@@ -82,10 +83,19 @@ def open_catalog(data_dir: Path | str, create: bool = True) -> Catalog:
     # isolation_level=None: transactions are explicit (Catalog.transaction), never implicit.
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    migrate(conn)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(conn)
+    except sqlite3.DatabaseError as error:
+        conn.close()
+        if type(error) is not sqlite3.DatabaseError:  # locked, read-only, ...: not the file's fault
+            raise
+        raise CatalogUnreadable(
+            f"{path} is not a synthset catalog ({error}); point --data at a data directory "
+            "or move the file away"
+        ) from None
     catalog = Catalog(data_dir, conn)
     catalog.store.sweep_incoming()
     return catalog

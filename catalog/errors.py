@@ -7,6 +7,10 @@ class CatalogNotFound(SynthsetError):
     """The data directory holds no catalog.db and creating one was not asked for."""
 
 
+class CatalogUnreadable(SynthsetError):
+    """catalog.db exists but is not an SQLite database (or is damaged)."""
+
+
 class SchemaTooNew(SynthsetError):
     """The catalog was written by a newer synthset than this one."""
 

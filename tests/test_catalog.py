@@ -131,3 +131,20 @@ def test_concurrent_first_opens_migrate_once(data_dir):
         assert list(pool.map(_open_and_close, [str(data_dir)] * 8)) == [0] * 8
     with open_catalog(data_dir) as opened:
         assert opened.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("content", [b"garbage, not a database\n" * 10, b"\0" * 4096])
+def test_a_file_that_is_not_a_database_is_one_error_line(data_dir, content):
+    from click.testing import CliRunner
+
+    from catalog import CatalogUnreadable
+    from curate.cli import cli
+
+    data_dir.mkdir()
+    (data_dir / "catalog.db").write_bytes(content * 100)
+    with pytest.raises(CatalogUnreadable, match="is not a synthset catalog"):
+        open_catalog(data_dir)
+    result = CliRunner().invoke(cli, ["stats", "--data", str(data_dir)])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: ") and "not a synthset catalog" in result.output
+    assert (data_dir / "catalog.db").read_bytes() == content * 100  # left as it was
