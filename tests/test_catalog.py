@@ -133,7 +133,8 @@ def test_concurrent_first_opens_migrate_once(data_dir):
         assert opened.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
-@pytest.mark.parametrize("content", [b"garbage, not a database\n" * 10, b"\0" * 4096])
+@pytest.mark.parametrize("content", [b"garbage, not a database\n" * 10, b"\0" * 4096],
+                         ids=["text", "zeros"])
 def test_a_file_that_is_not_a_database_is_one_error_line(data_dir, content):
     from click.testing import CliRunner
 
