@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ from catalog.schema import migrate
 from catalog.store import ImageStore
 
 CATALOG_FILE = "catalog.db"
+IN_CHUNK = 500  # values bound per IN (...) query, well below SQLite's parameter limit
 BUSY_TIMEOUT_MS = 30_000  # wait this long for another writer before giving up
 
 
@@ -52,6 +53,16 @@ class Catalog:
             self.conn.rollback()
             raise
         self.conn.commit()
+
+    def select_in(self, sql: str, values: Iterable[str]) -> Iterator[sqlite3.Row]:
+        """Rows of ``sql`` for every value, ``sql`` ending in ``IN`` (the list is added).
+
+        Values are bound in chunks below SQLite's parameter limit, never interpolated.
+        """
+        wanted = list(values)
+        for start in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[start : start + IN_CHUNK]
+            yield from self.conn.execute(f"{sql} ({','.join('?' * len(chunk))})", chunk)
 
     def close(self) -> None:
         """Close the connection."""

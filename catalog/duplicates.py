@@ -29,7 +29,6 @@ HASH_SETTING = "dedup.hash"  # the perceptual hash the last dedup run used
 DEFAULT_HASH = "phash"
 HASH_COLUMNS = ("phash", "dhash", "whash")
 _MASK = (1 << 64) - 1
-_BATCH = 500  # parameters per IN (...) query
 _INSERT_NOT_DUPLICATE = (
     "INSERT OR IGNORE INTO not_duplicates (sha256_a, sha256_b, decided_at) VALUES (?, ?, ?)"
 )
@@ -302,15 +301,8 @@ HashFacts = tuple[str | None, int | None]  # (pixel_sha256, perceptual hash)
 
 def _hash_facts(catalog: Catalog, sha256s: list[str], column: str) -> dict[str, HashFacts]:
     """sha256 -> (pixel_sha256, perceptual hash in ``column``) for the given images."""
-    facts: dict[str, tuple] = {}
-    for start in range(0, len(sha256s), _BATCH):
-        chunk = sha256s[start : start + _BATCH]
-        marks = ",".join("?" * len(chunk))
-        for row in catalog.conn.execute(
-            f"SELECT sha256, pixel_sha256, {column} FROM images WHERE sha256 IN ({marks})", chunk
-        ):
-            facts[row[0]] = (row[1], row[2])
-    return facts
+    sql = f"SELECT sha256, pixel_sha256, {column} FROM images WHERE sha256 IN"
+    return {row[0]: (row[1], row[2]) for row in catalog.select_in(sql, sha256s)}
 
 
 def review_reason(member: HashFacts, keeper: HashFacts, keeper_sha256: str, hash_name: str) -> str:

@@ -97,18 +97,8 @@ def record_fetches(catalog: Catalog, results: Iterable[FetchResult]) -> int:
 
 def fetched_among(catalog: Catalog, urls: Iterable[str]) -> set[str]:
     """Those of ``urls`` that already have a finished fetch attempt."""
-    wanted = list(urls)
-    done: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        done.update(
-            row[0]
-            for row in catalog.conn.execute(
-                f"SELECT url FROM urls WHERE fetched_at IS NOT NULL AND url IN ({marks})", chunk
-            )
-        )
-    return done
+    sql = "SELECT url FROM urls WHERE fetched_at IS NOT NULL AND url IN"
+    return {row[0] for row in catalog.select_in(sql, urls)}
 
 
 def pending_urls(catalog: Catalog, source: str | None = None) -> list[DiscoveredUrl]:

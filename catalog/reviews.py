@@ -19,15 +19,24 @@ class Decision:
     note: str | None = None
 
 
-def record_decisions(catalog: Catalog, decisions: Iterable[Decision]) -> list[int]:
-    """Append decisions in one transaction; return their review ids.
+def validated(decisions: Iterable[Decision]) -> list[Decision]:
+    """The decisions as a list, once each is known to be one of :data:`DECISIONS`.
 
-    :raises ValueError: for a decision outside :data:`DECISIONS` (nothing is written).
+    :raises ValueError: naming the first unknown decision.
     """
     rows = list(decisions)
     for row in rows:
         if row.decision not in DECISIONS:
             raise ValueError(f"unknown decision {row.decision!r}; expected one of {DECISIONS}")
+    return rows
+
+
+def record_decisions(catalog: Catalog, decisions: Iterable[Decision]) -> list[int]:
+    """Append decisions in one transaction; return their review ids.
+
+    :raises ValueError: for a decision outside :data:`DECISIONS` (nothing is written).
+    """
+    rows = validated(decisions)
     now = utc_now()
     ids = []
     with catalog.transaction() as conn:
@@ -91,18 +100,8 @@ def decisions_in_force(catalog: Catalog) -> list[Decision]:
 
 def known_images(catalog: Catalog, sha256s: Iterable[str]) -> set[str]:
     """Those of ``sha256s`` that are images in the catalog."""
-    wanted = list(dict.fromkeys(sha256s))
-    known: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        known.update(
-            row[0]
-            for row in catalog.conn.execute(
-                f"SELECT sha256 FROM images WHERE sha256 IN ({marks})", chunk
-            )
-        )
-    return known
+    sql = "SELECT sha256 FROM images WHERE sha256 IN"
+    return {row[0] for row in catalog.select_in(sql, dict.fromkeys(sha256s))}
 
 
 def record_changed_decisions(catalog: Catalog, decisions: Iterable[Decision]) -> int:
@@ -114,10 +113,7 @@ def record_changed_decisions(catalog: Catalog, decisions: Iterable[Decision]) ->
 
     :raises ValueError: for a decision outside :data:`DECISIONS` (nothing is written).
     """
-    rows = list(decisions)
-    for row in rows:
-        if row.decision not in DECISIONS:
-            raise ValueError(f"unknown decision {row.decision!r}; expected one of {DECISIONS}")
+    rows = validated(decisions)
     now = utc_now()
     appended = 0
     with catalog.transaction() as conn:
