@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 
 FETCHABLE_SCHEMES = frozenset({"http", "https"})
 MAX_URL_LENGTH = 2083  # characters; Scrapy's URLLENGTH_LIMIT default, which drops longer ones
+MAX_RECORDED_LENGTH = 2083  # characters; a longer refused URL is recorded as its shortened form
+SHORTENED_PREFIX = 64  # characters of a long refused URL kept in its shortened form
 
 
 def refusal(url: str, max_length: int = MAX_URL_LENGTH) -> str | None:
@@ -36,6 +39,19 @@ def _scheme_refused(url: str) -> bool:
     """Whether ``url`` names a scheme other than http(s) (a long data: URI says bad_scheme)."""
     scheme = url.partition(":")[0].strip().lower()
     return scheme not in FETCHABLE_SCHEMES
+
+
+def recorded_form(url: str, max_length: int = MAX_RECORDED_LENGTH) -> str:
+    """What the catalog records for refused ``url``: itself, or a short stand-in when too long.
+
+    A URL over ``max_length`` characters (a data: URI on a page can be megabytes)
+    becomes its first ``SHORTENED_PREFIX`` characters, ``...#sha256=`` and the hex
+    SHA-256 of the whole URL: stable across reruns, unique per URL, never fetched.
+    """
+    if len(url) <= max_length:
+        return url
+    digest = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{url[:SHORTENED_PREFIX]}...#sha256={digest}"
 
 
 def host_of(url: str) -> str:

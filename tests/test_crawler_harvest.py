@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
 import json
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from catalog import open_catalog
+from crawler.urlsafety import recorded_form
 from crawler.wordnet import WordNet
 
 REPO = Path(__file__).resolve().parent.parent
@@ -264,7 +268,9 @@ def test_overlong_urls_are_recorded_as_refused_not_left_pending(
     crawl("imagenet_synset", tmp_path / "data", f"wnid={ICE_CREAM_CAKE}",
           f"urls_file={listing}", IMAGENET_API_URL=base)
     rows = url_rows(tmp_path / "data")
-    assert rows[long_url]["fetched_at"] and rows[long_url]["error"] == "other"
+    assert long_url not in rows  # recorded shortened: a refused URL is no megabyte primary key
+    recorded = recorded_form(long_url)
+    assert rows[recorded]["fetched_at"] and rows[recorded]["error"] == "other"
     assert rows[short_url]["fetched_at"] and rows[short_url]["http_status"]
     with open_catalog(tmp_path / "data", create=False) as catalog:
         from catalog.harvest import pending_urls
@@ -274,3 +280,69 @@ def test_overlong_urls_are_recorded_as_refused_not_left_pending(
     crawl("imagenet_synset", tmp_path / "data2", f"wnid={ICE_CREAM_CAKE}",
           f"urls_file={listing}", IMAGENET_API_URL=base, URLLENGTH_LIMIT="4000")
     assert url_rows(tmp_path / "data2")[long_url]["http_status"]
+
+
+@pytest.fixture
+def page_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A tiny static HTTP server on 127.0.0.1, port 0, serving a folder; (base URL, folder)."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", folder
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_long_data_uris_on_a_page_are_recorded_short_and_stable(
+    page_server: tuple[str, Path], tmp_path: Path
+) -> None:
+    """A megabyte data: URI is no primary key: its row is a short stand-in, the same on reruns."""
+    base, site = page_server
+    long_a = "data:image/png;base64," + "A" * 1_000_000
+    long_b = "data:image/png;base64," + "A" * 999_999 + "B"  # same first 64 chars: its own row
+    short = "data:image/gif;base64,R0lGODlhAQABAAAAACw="
+    (site / "cake.png").write_bytes(_tiny_png())
+    (site / "index.html").write_text(
+        f'<html><body><img src="{long_a}"><img src="{long_b}"><img src="{short}">'
+        '<img src="cake.png"></body></html>'
+    )
+    data_dir = tmp_path / "data"
+    crawl("web_images", data_dir, f"start_urls={base}index.html", "depth=0")
+    rows = url_rows(data_dir)
+    recorded_a, recorded_b = recorded_form(long_a), recorded_form(long_b)
+    assert set(rows) == {recorded_a, recorded_b, short, f"{base}cake.png"}
+    assert recorded_a != recorded_b
+    for full, recorded in ((long_a, recorded_a), (long_b, recorded_b)):
+        assert recorded == f"{full[:64]}...#sha256={hashlib.sha256(full.encode()).hexdigest()}"
+        assert rows[recorded]["error"] == "bad_scheme" and rows[recorded]["fetched_at"]
+        assert rows[recorded]["found_on"] == f"{base}index.html"
+    assert rows[short]["error"] == "bad_scheme"  # short enough: recorded whole
+    assert rows[f"{base}cake.png"]["http_status"] == 200
+    before = {url: row["fetched_at"] for url, row in rows.items()}
+
+    crawl("web_images", data_dir, f"start_urls={base}index.html", "depth=0")
+    after = url_rows(data_dir)
+    assert {url: row["fetched_at"] for url, row in after.items()} == before  # skipped, not redone
+
+
+def _tiny_png() -> bytes:
+    """A real 8 x 8 PNG."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 120, 40)).save(buffer, "PNG")
+    return buffer.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import replace
 from itertools import islice
 from typing import Any, Self
 
@@ -20,7 +21,7 @@ from catalog.harvest import DiscoveredUrl, fetched_among
 from crawler.errors import DataDirUnusable
 from crawler.fetch import failure_token, fetched_from_response
 from crawler.items import FetchedImage
-from crawler.urlsafety import MAX_URL_LENGTH, refusal
+from crawler.urlsafety import MAX_URL_LENGTH, recorded_form, refusal
 from synthset.errors import SynthsetError
 
 logger = logging.getLogger(__name__)
@@ -122,15 +123,16 @@ class ImageSpider(scrapy.Spider):
         stats = self.crawler.stats
         for chunk in batched(found, SKIP_CHECK_BATCH):
             self.urls_listed += len(chunk)
-            fresh = [d for d in chunk if d.url not in self._requested]
-            self._requested.update(d.url for d in fresh)
-            done = set() if self.refetch else fetched_among(self.catalog, [d.url for d in fresh])
-            for discovered in fresh:
+            judged = [self._judged(d) for d in chunk]
+            fresh = [(d, token) for d, token in judged if d.url not in self._requested]
+            self._requested.update(d.url for d, _ in fresh)
+            done = set() if self.refetch else fetched_among(self.catalog,
+                                                            [d.url for d, _ in fresh])
+            for discovered, token in fresh:
                 if discovered.url in done:
                     stats.inc_value("synthset/skipped_fetched_before")
                     continue
                 yield discovered
-                token = refusal(discovered.url, self.max_url_length)
                 if token is None:
                     try:
                         yield scrapy.Request(
@@ -146,6 +148,17 @@ class ImageSpider(scrapy.Spider):
                 logger.info("not fetching %(url)s: %(token)s", {"url": discovered.url[:200],
                                                                "token": token})
                 yield FetchedImage.failed(discovered, token)
+
+    def _judged(self, found: DiscoveredUrl) -> tuple[DiscoveredUrl, str | None]:
+        """``found`` as the catalog records it, with its refusal token (None: fetch it).
+
+        A refused URL too long to be a primary key (a data: URI) is recorded in its
+        shortened form (see :func:`recorded_form`), the same on every rerun.
+        """
+        token = refusal(found.url, self.max_url_length)
+        if token is not None and (short := recorded_form(found.url)) != found.url:
+            return replace(found, url=short), token
+        return found, token
 
     def parse_image(self, response: Response, found: DiscoveredUrl) -> Iterator[FetchedImage]:
         """Record the response to an image request, whatever its status."""
