@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlencode, urljoin
 
+logger = logging.getLogger(__name__)
+
 API_PATH = "api/text/"
+MAX_LINE_CHARS = 8192  # characters; a longer line of a URL list or API answer is skipped
 _WNID = re.compile(r"^n\d{8}$")
 _IMAGE_ID = re.compile(r"^(n\d{8})_\d+$")
+
+
+TooLong = Callable[[], None]  # called once per line skipped for its length
 
 
 @dataclass(frozen=True)
@@ -54,43 +63,74 @@ def synset_list_url(base_url: str) -> str:
     return api_url(base_url, "imagenet.synset.obtain_synset_list")
 
 
-def _lines(text: str) -> Iterator[str]:
-    for line in text.splitlines():
+def bounded_lines(
+    handle: TextIO, limit: int = MAX_LINE_CHARS, on_too_long: TooLong | None = None
+) -> Iterator[str]:
+    """The lines of ``handle``, each read with at most ``limit + 1`` characters in memory.
+
+    A line longer than ``limit`` characters (its line end not counted) is skipped, read
+    past in ``limit``-sized pieces, with a warning and a call to ``on_too_long``.
+    """
+    number = 0
+    while line := handle.readline(limit + 1):
+        number += 1
+        if len(line) <= limit or line[limit:] == "\n":  # universal newlines: ends are \n
+            yield line
+            continue
+        length = len(line)
+        while not line.endswith("\n") and (line := handle.readline(limit)):
+            length += len(line)
+        length -= line.endswith("\n")  # the line end is not part of the line
+        logger.warning("skipped line %(number)d: %(length)d characters, over %(limit)d",
+                       {"number": number, "length": length, "limit": limit})
+        if on_too_long is not None:
+            on_too_long()
+
+
+def _lines(text: str, on_too_long: TooLong | None = None) -> Iterator[str]:
+    for line in bounded_lines(io.StringIO(text, newline=None), on_too_long=on_too_long):
         line = line.strip()
         if line and not line.startswith("#"):
             yield line
 
 
-def parse_mapping(text: str, wnid: str) -> list[ListedUrl]:
-    """Parse a getmapping response (``W_N URL`` lines, CRLF or LF) for synset ``wnid``."""
+def parse_mapping(text: str, wnid: str, on_too_long: TooLong | None = None) -> list[ListedUrl]:
+    """Parse a getmapping response (``W_N URL`` lines, CRLF or LF) for synset ``wnid``.
+
+    Lines over ``MAX_LINE_CHARS`` are skipped (``on_too_long`` is called for each).
+    """
     listed = []
-    for line in _lines(text):
+    for line in _lines(text, on_too_long):
         image_id, _, url = line.partition(" ")
         if url.strip():
             listed.append(ListedUrl(wnid=wnid, url=url.strip(), image_id=image_id))
     return listed
 
 
-def parse_hyponyms(text: str) -> list[str]:
+def parse_hyponyms(text: str, on_too_long: TooLong | None = None) -> list[str]:
     """Parse a wordnet.structure.hyponym response: the wnid, then ``-HYPONYM`` lines."""
-    found = [line.lstrip("-").strip() for line in _lines(text)]
+    found = [line.lstrip("-").strip() for line in _lines(text, on_too_long)]
     return [wnid for wnid in found if is_wnid(wnid)]
 
 
-def parse_words(text: str) -> list[str]:
+def parse_words(text: str, on_too_long: TooLong | None = None) -> list[str]:
     """Parse a wordnet.synset.getwords response: one word per line."""
-    return list(_lines(text))
+    return list(_lines(text, on_too_long))
 
 
-def iter_url_list(path: Path | str, wnids: Collection[str] | None = None) -> Iterator[ListedUrl]:
+def iter_url_list(
+    path: Path | str, wnids: Collection[str] | None = None, on_too_long: TooLong | None = None
+) -> Iterator[ListedUrl]:
     """Stream a fall11_urls.txt-style file (``W_N<whitespace>URL``), keeping ``wnids`` only.
 
-    The file is read line by line, so a 14M-line list never sits in memory.
-    Malformed lines are skipped. ``wnids=None`` keeps every synset.
+    The file is read line by line, so a 14M-line list never sits in memory, and no
+    line is held whole past ``MAX_LINE_CHARS`` characters: a longer one is skipped
+    with a warning (``on_too_long`` is called for each). Malformed lines are skipped.
+    ``wnids=None`` keeps every synset.
     """
     wanted = set(wnids) if wnids is not None else None
     with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
+        for line in bounded_lines(handle, on_too_long=on_too_long):
             parts = line.split(None, 1)
             if len(parts) != 2:
                 continue

@@ -70,3 +70,54 @@ def test_url_list_without_filter_keeps_every_wellformed_line(tmp_path: Path) -> 
     path = tmp_path / "list.txt"
     path.write_text("n1_1 http://a/1.jpg\nn07631926_3   http://a/3.jpg\nbad\n", encoding="utf-8")
     assert [x.url for x in imagenet.iter_url_list(path)] == ["http://a/3.jpg"]
+
+
+def _line_of(length: int, number: int) -> str:
+    """A well-formed list line of exactly ``length`` characters (line end not counted)."""
+    head = f"n07631926_{number} http://a.example/"
+    return head + "x" * (length - len(head))
+
+
+def test_url_list_skips_overlong_lines_without_holding_them(tmp_path: Path, caplog) -> None:
+    limit = imagenet.MAX_LINE_CHARS
+    path = tmp_path / "fall11_urls.txt"
+    huge = 20_000_000  # one 20 MB line: a broken or hostile list
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write("n07631926_1 http://a.example/1.jpg\r\n")
+        handle.write(_line_of(huge, 2) + "\n")
+        handle.write(_line_of(limit, 3) + "\r\n")  # exactly at the bound: kept
+        handle.write(_line_of(limit + 1, 4) + "\n")  # one over: skipped
+        handle.write("n07631926_5 http://a.example/5.jpg\n")
+        handle.write(_line_of(limit * 3, 6))  # over, with no line end at all
+    skipped = []
+    tracemalloc.start()
+    listed = list(imagenet.iter_url_list(path, on_too_long=lambda: skipped.append(1)))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert [x.image_id for x in listed] == ["n07631926_1", "n07631926_3", "n07631926_5"]
+    assert len(listed[1].url) == limit - len("n07631926_3 ")
+    assert len(skipped) == 3
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        f"skipped line 2: {huge} characters, over {limit}",
+        f"skipped line 4: {limit + 1} characters, over {limit}",
+        f"skipped line 6: {limit * 3} characters, over {limit}",
+    ]
+    # Control: the 20 MB line is 20 MB of str; a reader holding it would peak far above.
+    assert peak < 1_000_000, f"peak {peak} bytes"
+
+
+def test_api_answers_skip_overlong_lines() -> None:
+    limit = imagenet.MAX_LINE_CHARS
+    text = ("n07631926_1 http://a.example/1.jpg\r\n" + _line_of(limit + 1, 2) + "\r\n"
+            + "n07631926_3 http://a.example/3.jpg\r\n")
+    skipped = []
+    listed = imagenet.parse_mapping(text, "n07631926", lambda: skipped.append(1))
+    assert [x.image_id for x in listed] == ["n07631926_1", "n07631926_3"]
+    assert len(skipped) == 1
+    assert imagenet.parse_words("cake\n" + "w" * (limit + 1) + "\nbaked goods\n") == [
+        "cake", "baked goods",
+    ]
+    assert imagenet.parse_hyponyms("n07628870\n-" + "n" * limit + "\n-n07629697\n") == [
+        "n07628870", "n07629697",
+    ]

@@ -40,6 +40,8 @@ from synthset.errors import SynthsetError
 
 logger = logging.getLogger(__name__)
 
+LINES_TOO_LONG_STAT = "synthset/list_lines_too_long"  # lines skipped, over MAX_LINE_CHARS
+
 
 @dataclass(frozen=True)
 class ImagenetArgs:
@@ -258,7 +260,7 @@ class ImagenetSynsetSpider(ImageSpider):
             )
         else:
             self._api_answers["ok"] += 1
-            for wnid in imagenet.parse_hyponyms(response.text):
+            for wnid in imagenet.parse_hyponyms(response.text, self._line_too_long):
                 yield self._api_request(
                     imagenet.words_url(self.api_url, wnid), self.parse_name_match, wnid=wnid
                 )
@@ -267,9 +269,8 @@ class ImagenetSynsetSpider(ImageSpider):
         """Continue with ``wnid`` if one of its words is a name asked for."""
         if not self._api_ok(response):
             return
-        matched = {w.lower() for w in imagenet.parse_words(response.text)} & {
-            n.lower() for n in self.names
-        }
+        words = imagenet.parse_words(response.text, self._line_too_long)
+        matched = {w.lower() for w in words} & {n.lower() for n in self.names}
         if matched:
             self._matched.update(matched)
             yield from self._expand_online(wnid)
@@ -277,17 +278,25 @@ class ImagenetSynsetSpider(ImageSpider):
     def parse_words(self, response: Response, wnid: str) -> Iterator[Synset]:
         """Record a synset's words as given by the API."""
         if self._api_ok(response):
-            yield Synset(wnid, ", ".join(imagenet.parse_words(response.text)) or None)
+            words = imagenet.parse_words(response.text, self._line_too_long)
+            yield Synset(wnid, ", ".join(words) or None)
 
     def parse_hyponyms(self, response: Response, wnid: str) -> Iterator[Any]:
         """List the images of ``wnid`` and of every hyponym the API names."""
-        found = imagenet.parse_hyponyms(response.text) if self._api_ok(response) else []
+        found = (
+            imagenet.parse_hyponyms(response.text, self._line_too_long)
+            if self._api_ok(response) else []
+        )
         for hyponym in found:
             if hyponym != wnid:
                 yield self._api_request(
                     imagenet.words_url(self.api_url, hyponym), self.parse_words, wnid=hyponym
                 )
         yield from self._list_images([wnid, *found])
+
+    def _line_too_long(self) -> None:
+        """Count a line of a URL list or API answer skipped for its length."""
+        self.crawler.stats.inc_value(LINES_TOO_LONG_STAT)
 
     # --- listing and fetching -----------------------------------------------------------------
     def _list_images(self, wnids: Iterable[str]) -> Iterator[Any]:
@@ -306,7 +315,7 @@ class ImagenetSynsetSpider(ImageSpider):
     def _from_file(self, wnids: list[str]) -> Iterator[DiscoveredUrl]:
         assert self.urls_file is not None
         per_synset: Counter[str] = Counter()
-        for listed in imagenet.iter_url_list(self.urls_file, wnids):
+        for listed in imagenet.iter_url_list(self.urls_file, wnids, self._line_too_long):
             per_synset[listed.wnid] += 1
             if self.limit is None or per_synset[listed.wnid] <= self.limit:
                 yield DiscoveredUrl(listed.url, "imagenet", listed.wnid, listed.image_id)
@@ -315,7 +324,7 @@ class ImagenetSynsetSpider(ImageSpider):
         """Fetch the images of a synset's getmapping list (the first ``limit`` of them)."""
         if not self._api_ok(response):
             return
-        listed = imagenet.parse_mapping(response.text, wnid)[: self.limit]
+        listed = imagenet.parse_mapping(response.text, wnid, self._line_too_long)[: self.limit]
         yield from self.image_requests(
             DiscoveredUrl(item.url, "imagenet", item.wnid, item.image_id) for item in listed
         )
