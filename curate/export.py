@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
@@ -49,6 +50,14 @@ class InvalidExportOption(SynthsetError, ValueError):
 
 class ExportExists(SynthsetError):
     """The export folder already exists and --overwrite was not given."""
+
+
+class OutFolderUnusable(SynthsetError):
+    """The --out folder cannot hold exports: a file, unwritable, or not creatable."""
+
+
+class ExportNotReplaced(SynthsetError):
+    """The finished export could not be renamed into place; the previous export is kept."""
 
 
 class EmptyExport(SynthsetError):
@@ -136,6 +145,7 @@ def export_dataset(
     :raises ExportExists: when the target exists and ``options.overwrite`` is false, or
         when it exists and is not an export (never replaced, whatever the options).
     :raises EmptyExport: when no image qualifies or none could be decoded.
+    :raises OutFolderUnusable: when ``options.out`` is a file or no folder can be made in it.
     """
     started = time.perf_counter()
     target = _target(options.out, name)
@@ -150,12 +160,10 @@ def export_dataset(
     rows = exportable_images(catalog, options.include_unreviewed)
     if not rows:
         raise EmptyExport(_empty_message(catalog, options))
-    run_args = {"name": name, **asdict(options)}
-    run_id = start_run(catalog, "export", run_args)
-    options.out.mkdir(parents=True, exist_ok=True)
-    _sweep_leftovers(options.out, name)
-    temp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=options.out))
+    temp = _make_temp_folder(options.out, name)
+    run_id = None
     try:
+        run_id = start_run(catalog, "export", {"name": name, **asdict(options)})
         written = _write_files(catalog, rows, options, temp, progress)
         if not written.manifest:
             raise EmptyExport(
@@ -167,7 +175,8 @@ def export_dataset(
         _move_into_place(temp, target, options.overwrite)
     except BaseException as error:
         shutil.rmtree(temp, ignore_errors=True)
-        finish_run(catalog, run_id, {"error": f"{type(error).__name__}: {error}"})
+        if run_id is not None:
+            finish_run(catalog, run_id, {"error": f"{type(error).__name__}: {error}"})
         raise
     finish_run(catalog, run_id, {**counts, "path": str(target)})
     log.info("exported %(total)d images to %(path)s", {"total": counts["total"], "path": target})
@@ -207,6 +216,24 @@ def _refuse_replacing_other_data(target: Path) -> None:
         f"{target} exists and is not an export (no export.json); --overwrite replaces only "
         "exports: move it away or choose another NAME"
     )
+
+
+def _make_temp_folder(out: Path, name: str) -> Path:
+    """A new temporary folder for export ``name`` in ``out`` (made if missing); stale ones swept.
+
+    :raises OutFolderUnusable: when ``out`` is a file, or cannot be created or written.
+    """
+    if out.exists() and not out.is_dir():
+        raise OutFolderUnusable(f"--out {out} is a file, not a folder; pass a folder as --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _sweep_leftovers(out, name)
+        return Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=out))
+    except OSError as error:
+        raise OutFolderUnusable(
+            f"--out {out}: cannot write an export there ({error.strerror or error}); "
+            "pass a writable folder as --out"
+        ) from None
 
 
 def _sweep_leftovers(out: Path, name: str, older_than: float = STALE_TEMP_SECONDS) -> int:
@@ -338,14 +365,53 @@ def _write_json(path: Path, content: dict[str, Any]) -> None:
 
 
 def _move_into_place(temp: Path, target: Path, overwrite: bool) -> None:
-    """Rename the finished temporary folder to ``target`` (replacing an old export if allowed)."""
+    """Rename the finished temporary folder to ``target`` (replacing an old export if allowed).
+
+    The old export is moved aside first and put back if the final rename fails, so the
+    user never ends up without it.
+
+    :raises ExportExists: when ``target`` appeared meanwhile and ``overwrite`` is false.
+    :raises ExportNotReplaced: when the final rename fails (the old export stays, or is
+        kept beside it under a name the message gives).
+    """
     if not target.exists():
-        os.rename(temp, target)
+        try:
+            os.rename(temp, target)
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            raise ExportExists(f"{target} exists (another export made it); pass --overwrite") \
+                from None
         return
     if not overwrite:  # another export of the same name finished meanwhile
         raise ExportExists(f"{target} exists; pass --overwrite")
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    os.rename(target, old / target.name)
-    os.rename(temp, target)
-    shutil.rmtree(old, ignore_errors=True)
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    old = aside / target.name
+    os.rename(target, old)
+    try:
+        os.rename(temp, target)
+    except OSError as error:
+        kept = _put_back(old, target)
+        aside.rmdir()
+        where = "is unchanged" if kept == target else f"was moved to {kept}"
+        raise ExportNotReplaced(
+            f"{target}: the new export could not be moved into place "
+            f"({error.strerror or error}); the previous export {where}"
+        ) from None
+    shutil.rmtree(aside, ignore_errors=True)
 
+
+def _put_back(old: Path, target: Path) -> Path:
+    """Move the old export ``old`` back to ``target``; if something took its place, beside it.
+
+    Returns where the old export is now (never a name the leftover sweep deletes).
+    """
+    try:
+        os.rename(old, target)
+        return target
+    except OSError:
+        kept = target.with_name(f"{target.name}.previous-{time.strftime('%Y%m%dT%H%M%S')}")
+        os.rename(old, kept)
+        log.error("%(target)s was taken meanwhile; the previous export is at %(kept)s",
+                  {"target": target, "kept": kept})
+        return kept

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
@@ -26,6 +27,7 @@ from curate.cli import cli
 from curate.export import (
     EmptyExport,
     ExportExists,
+    ExportNotReplaced,
     ExportOptions,
     InvalidExportName,
     export_dataset,
@@ -436,6 +438,66 @@ def test_leftovers_of_killed_exports_are_swept_once_stale(accepted, tmp_path):
     assert not stale.exists() and fresh.exists()  # a concurrent export's folder is left alone
 
 
+def _failing_final_rename(monkeypatch, target: Path, before=None) -> list[str]:
+    """Make only the rename of the finished temporary folder onto ``target`` fail.
+
+    ``before(target)`` runs first (e.g. another process taking the name); without it the
+    rename raises EIO. Every other rename is the real one. Returns the renames seen.
+    """
+    real, seen = os.rename, []
+
+    def rename(src, dst, *args, **kwargs):
+        seen.append(f"{Path(src).name} -> {Path(dst).name}")
+        if Path(dst) == target and Path(src).name.startswith(f".{target.name}.tmp-"):
+            if before is None:
+                raise OSError(errno.EIO, "Input/output error", str(dst))
+            before(target)
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rename", rename)
+    return seen
+
+
+def test_overwrite_puts_the_old_export_back_when_the_final_rename_fails(
+    accepted, tmp_path, monkeypatch
+):
+    catalog, _ = accepted
+    export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=1))
+    before = tree_bytes(tmp_path / "cakes")
+    seen = _failing_final_rename(monkeypatch, tmp_path / "cakes")
+    with pytest.raises(ExportNotReplaced, match="previous export is unchanged"):
+        export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=1, size=32,
+                                                       overwrite=True))
+    assert any(step.startswith(".cakes.tmp-") and step.endswith("-> cakes") for step in seen)
+    assert tree_bytes(tmp_path / "cakes") == before  # the old export, byte for byte
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cakes", "data"]  # no .old-, no .tmp-
+    monkeypatch.undo()  # control: the same export with a working rename replaces it
+    export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=1, size=32,
+                                                   overwrite=True))
+    assert tree_bytes(tmp_path / "cakes") != before
+
+
+def test_overwrite_keeps_the_old_export_when_its_name_is_taken_meanwhile(
+    accepted, tmp_path, monkeypatch
+):
+    """Another process fills NAME between the two renames: the real rename fails (ENOTEMPTY)."""
+    catalog, _ = accepted
+    export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=1))
+    before = tree_bytes(tmp_path / "cakes")
+
+    def squat(target: Path) -> None:
+        (target / "images").mkdir(parents=True)
+        (target / "theirs.txt").write_text("another process")
+
+    _failing_final_rename(monkeypatch, tmp_path / "cakes", before=squat)
+    with pytest.raises(ExportNotReplaced, match=r"previous export was moved to .*cakes\.previous-"):
+        export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=1, overwrite=True))
+    (kept,) = tmp_path.glob("cakes.previous-*")
+    assert tree_bytes(kept) == before
+    assert (tmp_path / "cakes" / "theirs.txt").read_text() == "another process"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
 # --- the command ------------------------------------------------------------------------------
 
 
@@ -488,3 +550,22 @@ def test_parallel_export_after_opencv_used_its_threads_does_not_hang(accepted, t
         assert cv2.getNumThreads() == 2  # the parent's setting is restored
     finally:
         cv2.setNumThreads(before)
+
+
+@pytest.mark.parametrize("out", ["a-file", "a-file/sub", "/proc/synthset-nope"])
+def test_cli_unusable_out_is_one_error_line(accepted, tmp_path, data_dir, out):
+    catalog, _ = accepted
+    (tmp_path / "a-file").write_text("keep me")
+    out_path = Path(out) if out.startswith("/") else tmp_path / out
+    result = CliRunner().invoke(cli, ["export", "x", "--out", str(out_path), "--data",
+                                      str(data_dir), "--workers", "1"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
+    errors = [line for line in result.output.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith(f"Error: --out {out_path}"), result.output
+    assert (tmp_path / "a-file").read_text() == "keep me"
+    runs = catalog.conn.execute("SELECT count(*) FROM runs WHERE command = 'export'").fetchone()
+    assert runs[0] == 0  # refused before a run was started
+    ok = CliRunner().invoke(cli, ["export", "x", "--out", str(tmp_path / "fine"), "--data",
+                                  str(data_dir), "--workers", "1"])
+    assert ok.exit_code == 0, ok.output  # control: a usable --out exports

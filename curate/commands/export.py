@@ -26,7 +26,7 @@ from synthset.cli import data_option
 @click.argument("name")
 @data_option
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("datasets"),
+    "--out", type=click.Path(path_type=Path), default=Path("datasets"),
     show_default=True, help="Root folder; the export goes to OUT/NAME/.",
 )
 @click.option("--size", type=click.IntRange(1, MAX_SIZE), default=100, show_default=True,
