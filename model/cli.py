@@ -244,7 +244,8 @@ def evaluate(run_dir: Path, dataset_dir: Path, as_json: bool, seed: int) -> None
 
 @cli.command()
 @click.argument("name", type=click.Choice(sorted(DATASETS)))
-@click.option("--out", type=existing_dir, required=True, help="Export folder to write.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Export folder to write (new, empty, or an earlier export with --overwrite).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many images per split.")
 @click.option(
     "--source",

@@ -9,10 +9,12 @@ import io
 import json
 import logging
 import os
+import secrets
 import shutil
 import struct
+import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +32,7 @@ FASHION_MNIST_FILES = {"train": "train-images-idx3-ubyte", "val": "t10k-images-i
 MANIFEST_COLUMNS = ("index", "file", "sha256", "url", "wnid", "source", "split")
 IDX_UBYTE = 0x08
 PIXEL_CACHE = "pixels.npy"  # N x H x W x C uint8 in manifest order, as `curate export` writes
+MAX_EXPORT_JSON_BYTES = 1024 * 1024  # a bigger export.json is not taken for an export's
 
 
 @dataclass(frozen=True)
@@ -87,16 +90,96 @@ def write_export(
     """Write (N, H, W, C) uint8 arrays per split (``train``, ``val``) as an export at ``out``,
     with pixels.npy beside the PNGs unless ``pixel_cache`` is false.
 
-    :raises DatasetExists: ``out`` already holds an export and ``overwrite`` is false.
+    Written into a temporary folder beside ``out`` and renamed into place at the end, so
+    an interrupted write leaves no half-written export. ``overwrite`` replaces only an
+    earlier export (export.json with a format_version) or an empty folder.
+
+    :raises DatasetExists: ``out`` already holds an export and ``overwrite`` is false, or
+        ``out`` is anything else but an empty folder (never replaced).
     """
-    out = Path(out)
-    if (out / "manifest.csv").exists() or (out / "export.json").exists():
-        if not overwrite:
-            raise DatasetExists(
-                f"{out} already holds an export; pass --overwrite or pick another --out"
-            )
-        shutil.rmtree(out)
-    (out / "images").mkdir(parents=True, exist_ok=True)
+    given = out
+    final = Path(os.path.abspath(out))  # "datasets/fm/." names fm; no symlink is resolved
+    _refuse_replacing(final, overwrite)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = final.with_name(f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    out.mkdir()  # not mkdtemp: the export gets the umask's permissions, not 0700
+    try:
+        report = _write_files(
+            out, splits, name=name or final.name, source=source, url=url,
+            interpolation=interpolation, extra=extra, pixel_cache=pixel_cache,
+        )
+        _replace(out, final)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    log.info("wrote export %(out)s: %(train)d train, %(val)d val",
+              {"out": final, "train": report.train, "val": report.val})
+    return replace(report, path=Path(given))
+
+
+def is_export(folder: Path) -> bool:
+    """Whether ``folder`` is a real folder holding an export.json with a format_version."""
+    meta = folder / "export.json"
+    if folder.is_symlink() or not folder.is_dir() or not meta.is_file():
+        return False
+    if meta.stat().st_size > MAX_EXPORT_JSON_BYTES:
+        return False
+    try:
+        content = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(content, dict) and "format_version" in content
+
+
+def _refuse_replacing(out: Path, overwrite: bool) -> None:
+    """Allow writing ``out`` only if missing, an empty folder, or (with overwrite) an export.
+
+    :raises DatasetExists: otherwise, naming what is there and what to do.
+    """
+    if not out.exists() and not out.is_symlink():
+        return
+    if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
+        return
+    if not is_export(out):
+        raise DatasetExists(
+            f"{out} exists and is not an export (no export.json with a format_version); "
+            "--overwrite replaces only exports: move it away or pick another --out"
+        )
+    if not overwrite:
+        raise DatasetExists(
+            f"{out} already holds an export; pass --overwrite or pick another --out"
+        )
+
+
+def _replace(temp: Path, out: Path) -> None:
+    """Rename the finished ``temp`` to ``out``; an old export or empty folder there goes."""
+    if not out.exists():
+        os.rename(temp, out)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    os.rename(out, aside / out.name)
+    try:
+        os.rename(temp, out)
+    except OSError:
+        os.rename(aside / out.name, out)  # never leave the user without the old export
+        aside.rmdir()
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _write_files(
+    out: Path,
+    splits: dict[str, np.ndarray],
+    *,
+    name: str,
+    source: str,
+    url: Callable[[str, int], str] | None,
+    interpolation: str,
+    extra: dict | None,
+    pixel_cache: bool,
+) -> DatasetReport:
+    """Write images/, manifest.csv, pixels.npy and export.json into the new folder ``out``."""
+    (out / "images").mkdir()
     arrays = {
         split: np.asarray(splits.get(split, np.zeros((0, 1, 1, 1))), np.uint8)
         for split in ("train", "val")
@@ -126,7 +209,7 @@ def write_export(
     counts = {"total": len(rows), "train": len(arrays["train"]), "val": len(arrays["val"])}
     meta = {
         "format_version": FORMAT_VERSION,
-        "name": name or out.name,
+        "name": name,
         "size": [int(shape[0]), int(shape[1])],
         "color": "gray" if shape[2] == 1 else "rgb",
         "channels": int(shape[2]),
@@ -143,7 +226,6 @@ def write_export(
     temporary = out / ".export.json.tmp"
     temporary.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     os.replace(temporary, out / "export.json")
-    log.info("wrote export %(out)s: %(counts)s", {"out": out, "counts": counts})
     return DatasetReport(out, counts["train"], counts["val"], tuple(int(v) for v in shape))
 
 

@@ -272,3 +272,69 @@ def test_a_decompression_bomb_png_is_one_clear_error(export: Path):
     (export / "images" / "00001.png").write_bytes(bomb + chunk(b"IEND", b""))
     with pytest.raises(ExportMalformed, match="00001.png is"):
         load_export(export)
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def _victim(tmp_path: Path, kind: str) -> Path:
+    """Something at --out that is not an export, which --overwrite must never delete."""
+    target = tmp_path / "victim"
+    if kind == "file":
+        target.write_text("keep me")
+        return target
+    target.mkdir()
+    (target / "thesis.tex").write_text("keep me")
+    if kind == "manifest-only":
+        (target / "manifest.csv").write_text("index,file\n")
+    elif kind == "export-json-without-version":
+        (target / "export.json").write_text('{"name": "mine"}\n')
+    elif kind == "export-json-not-json":
+        (target / "export.json").write_text("my notes\n")
+    return target
+
+
+@pytest.mark.parametrize(
+    "kind", ["file", "folder", "manifest-only", "export-json-without-version",
+             "export-json-not-json"],
+)
+def test_overwrite_replaces_only_an_earlier_export(tmp_path: Path, kind: str):
+    target = _victim(tmp_path, kind)
+    before = target.read_bytes() if kind == "file" else _tree(target)
+    for overwrite in (False, True):
+        with pytest.raises(DatasetExists, match="is not an export"):
+            write_export(target, {"train": draw_shapes(2, 8)}, overwrite=overwrite)
+    assert (target.read_bytes() if kind == "file" else _tree(target)) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["victim"]  # no temp folder left
+    (tmp_path / "empty").mkdir()  # controls: an empty folder, then an earlier export, are replaced
+    write_export(tmp_path / "empty", {"train": draw_shapes(2, 8)})
+    write_export(tmp_path / "empty", {"train": draw_shapes(3, 8)}, overwrite=True)
+    assert len(load_export(tmp_path / "empty").train) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "victim"]
+
+
+@pytest.mark.parametrize("kind", ["file", "manifest-only"])
+def test_datasets_cli_overwrite_refuses_what_is_not_an_export(tmp_path: Path, kind: str):
+    target = _victim(tmp_path, kind)
+    before = target.read_bytes() if kind == "file" else _tree(target)
+    result = CliRunner().invoke(
+        cli, ["datasets", "shapes", "--out", str(target), "--limit", "4", "--overwrite"]
+    )
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {target} exists and is not an export")
+    assert (target.read_bytes() if kind == "file" else _tree(target)) == before
+
+
+def test_an_interrupted_write_leaves_the_old_export_and_no_temp(export: Path):
+    before = _tree(export)
+
+    def broken_url(split: str, number: int) -> str:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_export(export, {"train": draw_shapes(2, 8)}, url=broken_url, overwrite=True)
+    assert _tree(export) == before
+    assert sorted(p.name for p in export.parent.iterdir()) == [export.name]
