@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from catalog.db import Catalog, utc_now
 
 IMAGE_STATUSES = ("ok", "empty", "corrupt", "not_image", "placeholder", "too_small")
-URL_STATUSES = ("dead",)
 _DEAD = "(error IS NOT NULL OR http_status >= 400)"
 
 

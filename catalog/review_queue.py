@@ -106,14 +106,6 @@ def queue_page(
     return [QueueItem(**dict(row)) for row in rows]
 
 
-def queue_item(catalog: Catalog, sha256: str) -> QueueItem | None:
-    """The queue item of one image, whatever its status (None if unknown)."""
-    row = catalog.conn.execute(
-        "SELECT sha256, path, width, height FROM images WHERE sha256 = ?", (sha256,)
-    ).fetchone()
-    return None if row is None else QueueItem(**dict(row))
-
-
 def queue_counts(catalog: Catalog, flt: QueueFilter) -> QueueCounts:
     """Counts for the progress bar over the scope of ``flt`` (decided ones included)."""
     where, params = _where(QueueFilter(flt.synset, flt.source, redo=True))

@@ -30,9 +30,3 @@ def record_synsets(catalog: Catalog, synsets: Iterable[Synset]) -> None:
                    parent = coalesce(excluded.parent, synsets.parent)""",
             rows,
         )
-
-
-def list_synsets(catalog: Catalog) -> list[Synset]:
-    """Every synset in the catalog, by wnid."""
-    rows = catalog.conn.execute("SELECT wnid, words, gloss, parent FROM synsets ORDER BY wnid")
-    return [Synset(**dict(row)) for row in rows]

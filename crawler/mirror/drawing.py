@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-SHAPES = ("round", "square")
 # width:height ratios: landscape, portrait and square pictures
 ASPECTS = ((4, 3), (3, 2), (16, 9), (1, 1), (3, 4), (2, 3))
 BACKGROUNDS = ("flat", "gradient", "noise", "table")

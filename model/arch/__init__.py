@@ -14,7 +14,6 @@ from importlib.metadata import entry_points
 from model.errors import UnknownArchitecture
 
 GROUP = "synthset.models"
-DEFAULT_ARCH = "conv-vae"
 
 
 def available_architectures() -> list[str]:
