@@ -43,7 +43,8 @@ import skimage.data
 from PIL import Image
 
 from catalog import open_catalog
-from catalog.harvest import FetchResult, record_fetches
+from catalog.checks import ok_image_hashes
+from catalog.harvest import FetchResult, count_urls, record_fetches, stored_hashes
 from curate.check import CheckOptions, check_images
 from curate.hashing import hamming, hash_to_int64
 
@@ -113,13 +114,12 @@ def measured(data_dir: Path, options: CheckOptions) -> tuple[float, float, dict[
         started, cpu = time.perf_counter(), _cpu_seconds()
         report = check_images(catalog, options)
         seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
-        total = catalog.conn.execute("SELECT count(*) FROM urls").fetchone()[0]
+        total = count_urls(catalog)
         if report.checked != total:  # both sides must do the same files
             raise SystemExit(f"check judged {report.checked} images of {total} files")
-        rows = catalog.conn.execute(
-            "SELECT u.url, i.phash FROM urls u JOIN images i ON i.sha256 = u.sha256"
-        ).fetchall()
-    hashes = {url.rsplit("/", 1)[1]: phash for url, phash in rows}
+        phashes = dict(ok_image_hashes(catalog))
+        bodies = stored_hashes(catalog)
+    hashes = {url.rsplit("/", 1)[1]: phashes.get(sha256) for url, sha256 in bodies.items()}
     return seconds, cpu, hashes, report.statuses["ok"]
 
 
