@@ -33,6 +33,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -393,6 +394,25 @@ def _hash_file(job: tuple[str, str]) -> StoredHashes | None:
     return StoredHashes(sha256, hashes.pixel_sha256, hashes.phash, hashes.dhash, hashes.whash)
 
 
+def _hash_files(
+    jobs: list[tuple[str, str]], workers: int, progress: Progress | None
+) -> list[StoredHashes | None]:
+    """:func:`_hash_file` of every job, on ``workers`` processes (this one when 1), in order."""
+    results: list[StoredHashes | None] = []
+    with ExitStack() as stack:
+        hashed = map(_hash_file, jobs)
+        if workers > 1:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["curate.dedup"])
+            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context))
+            hashed = pool.map(_hash_file, jobs, chunksize=HASH_CHUNK)
+        for result in hashed:
+            results.append(result)
+            if progress:
+                progress("hash", len(results), len(jobs))
+    return results
+
+
 def _fill_missing_hashes(
     catalog: Catalog, candidates: list[DedupCandidate], options: DedupOptions,
     report: DedupReport, progress: Progress | None,
@@ -409,20 +429,7 @@ def _fill_missing_hashes(
         except UnsafePath:
             logger.warning("dedup: refusing store path %s", candidate.path)
     workers = min(options.workers or os.cpu_count() or 1, max(1, len(jobs) // HASH_CHUNK))
-    results: list[StoredHashes | None] = []
-    if workers <= 1:
-        for job in jobs:
-            results.append(_hash_file(job))
-            if progress:
-                progress("hash", len(results), len(jobs))
-    else:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["curate.dedup"])
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for result in pool.map(_hash_file, jobs, chunksize=HASH_CHUNK):
-                results.append(result)
-                if progress:
-                    progress("hash", len(results), len(jobs))
+    results = _hash_files(jobs, workers, progress)
     computed = {r.sha256: r for r in results if r is not None}
     report.hashed = len(computed)
     report.unhashable = len(missing) - len(computed)
