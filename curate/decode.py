@@ -63,7 +63,7 @@ def describe_non_image(data: bytes) -> str:
     head = data[:512].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head or b"<body" in head:
         return "HTML document, not an image"
-    if head.startswith(b"<?xml") or head.startswith(b"<svg"):
+    if head.startswith((b"<?xml", b"<svg")):
         return "XML/SVG document, not a raster image"
     if head.startswith((b"{", b"[")):
         return "JSON-like text, not an image"
