@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.errors import SpiderArgumentError
+from crawler.imagenet import is_wnid
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -45,6 +46,18 @@ def parse_count(name: str, value: str | int | None, minimum: int = 1) -> int | N
 def split_list(value: str | None) -> list[str]:
     """The non-empty, stripped items of a comma-separated spider argument."""
     return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def parse_wnids(value: str | None) -> tuple[str, ...]:
+    """The comma-separated WordNet ids of ``-a wnid=``, each checked.
+
+    :raises SpiderArgumentError: naming the first id that is not n + 8 digits.
+    """
+    wnids = tuple(split_list(value))
+    bad = [w for w in wnids if not is_wnid(w)]
+    if bad:
+        raise SpiderArgumentError(f"-a wnid={bad[0]!r}: a wnid is n + 8 digits, e.g. n07631926")
+    return wnids
 
 
 def readable_file(name: str, value: str) -> Path:

@@ -29,6 +29,7 @@ from crawler.items import Synset
 from crawler.spiderargs import (
     parse_count,
     parse_flag,
+    parse_wnids,
     passed_through,
     readable_file,
     reject_unknown,
@@ -81,10 +82,7 @@ class ImagenetSynsetSpider(ImageSpider):
         :raises SpiderArgumentError: for a malformed or unknown argument, or no synset at all.
         """
         reject_unknown(cls.name, cls.parse_args, extra)
-        wnids = tuple(split_list(wnid))
-        bad = [w for w in wnids if not imagenet.is_wnid(w)]
-        if bad:
-            raise SpiderArgumentError(f"-a wnid={bad[0]!r}: a wnid is n + 8 digits, e.g. n07631926")
+        wnids = parse_wnids(wnid)
         names = tuple(split_list(synset))
         if not wnids and not names:
             raise SpiderArgumentError(

@@ -21,11 +21,11 @@ from twisted.python.failure import Failure
 from catalog.harvest import DiscoveredUrl
 from crawler.errors import SpiderArgumentError, StartPagesUnreadable
 from crawler.fetch import failure_token
-from crawler.imagenet import is_wnid
 from crawler.pageimages import image_urls, page_links
 from crawler.spiderargs import (
     parse_count,
     parse_flag,
+    parse_wnids,
     passed_through,
     readable_file,
     reject_unknown,
@@ -105,8 +105,8 @@ class WebImagesSpider(ImageSpider):
             raise SpiderArgumentError(
                 f"start page {refused[0]!r} is not an http(s) URL; give e.g. https://example.org/"
             )
-        if wnid and not is_wnid(wnid):
-            raise SpiderArgumentError(f"-a wnid={wnid!r}: a wnid is n + 8 digits, e.g. n07631926")
+        if wnid:
+            parse_wnids(wnid)
         return WebImagesArgs(
             page_urls=tuple(dict.fromkeys(pages)),
             depth=DEFAULT_DEPTH if depth in (None, "") else parse_count("depth", depth, 0),
