@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from catalog.db import Catalog, utc_now
 
-SOURCES = ("imagenet", "web", "local")
+SOURCES = ("imagenet", "web", "local", "commons", "openverse")
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,47 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX keeper_choices_keeper ON keeper_choices (keeper);
     """,
+    5: """
+    -- Sources that exist today (Wikimedia Commons, Openverse) and per-URL provenance.
+    -- SQLite cannot alter a CHECK constraint, so urls is rebuilt with its rows kept.
+    CREATE TABLE urls_v5 (
+        url TEXT PRIMARY KEY,
+        source TEXT NOT NULL
+            CHECK (source IN ('imagenet', 'web', 'local', 'commons', 'openverse')),
+        wnid TEXT,
+        image_id TEXT,
+        found_on TEXT,
+        discovered_at TEXT NOT NULL,
+        fetched_at TEXT,
+        http_status INTEGER,
+        error TEXT,
+        content_type TEXT,
+        bytes INTEGER,
+        final_url TEXT,
+        sha256 TEXT,
+        status TEXT,
+        reason TEXT,
+        license TEXT,               -- lower-case short id: cc-by-4.0, cc0-1.0, pdm, ...; NULL = unknown
+        license_url TEXT,
+        creator TEXT,
+        creator_url TEXT,
+        landing_url TEXT,           -- the page that describes the image (file page, record)
+        title TEXT,
+        attribution TEXT,           -- a ready-to-print credit line
+        source_id TEXT              -- the source API's own id (Commons title, Openverse id)
+    );
+    INSERT INTO urls_v5 (url, source, wnid, image_id, found_on, discovered_at, fetched_at,
+                         http_status, error, content_type, bytes, final_url, sha256, status, reason)
+        SELECT url, source, wnid, image_id, found_on, discovered_at, fetched_at,
+               http_status, error, content_type, bytes, final_url, sha256, status, reason
+        FROM urls;
+    DROP TABLE urls;
+    ALTER TABLE urls_v5 RENAME TO urls;
+    CREATE INDEX urls_sha256 ON urls (sha256);
+    CREATE INDEX urls_wnid ON urls (wnid);
+    CREATE INDEX urls_fetched_at ON urls (fetched_at);
+    CREATE INDEX urls_license ON urls (license);
+    """,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
