@@ -143,7 +143,7 @@ MIGRATIONS: dict[int, str] = {
         sha256 TEXT,
         status TEXT,
         reason TEXT,
-        license TEXT,               -- lower-case short id: cc-by-4.0, cc0-1.0, pdm, ...; NULL = unknown
+        license TEXT,               -- short id: cc-by-4.0, cc0-1.0, pdm, ...; NULL = unknown
         license_url TEXT,
         creator TEXT,
         creator_url TEXT,
