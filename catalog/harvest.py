@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from catalog.db import Catalog, utc_now
 
 SOURCES = ("imagenet", "web", "local", "commons", "openverse")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a source says about an image: licence, creator, landing page. None = not said."""
+
+    license: str | None = None  # lower-case short id: cc-by-4.0, cc-by-sa-3.0, cc0-1.0, pdm, ...
+    license_url: str | None = None
+    creator: str | None = None
+    creator_url: str | None = None
+    landing_url: str | None = None
+    title: str | None = None
+    attribution: str | None = None  # a ready-to-print credit line
+    source_id: str | None = None  # the source API's own id
+
+
+PROVENANCE_FIELDS = tuple(f.name for f in fields(Provenance))
+_PROVENANCE_COLUMNS = ", ".join(PROVENANCE_FIELDS)
+_PROVENANCE_KEEP = ", ".join(f"{name} = coalesce(urls.{name}, excluded.{name})"
+                             for name in PROVENANCE_FIELDS)
+_PROVENANCE_FILL = ", ".join(f"{name} = coalesce({name}, ?)" for name in PROVENANCE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -19,6 +40,7 @@ class DiscoveredUrl:
     wnid: str | None = None
     image_id: str | None = None
     found_on: str | None = None
+    provenance: Provenance | None = None
 
 
 @dataclass(frozen=True)
@@ -35,20 +57,38 @@ class FetchResult:
     content_type: str | None = None
     final_url: str | None = None
     body: bytes | None = None
+    provenance: Provenance | None = None
+
+
+def _provenance_values(provenance: Provenance | None) -> tuple[str | None, ...]:
+    """The provenance columns' values, in PROVENANCE_FIELDS order."""
+    provenance = provenance or Provenance()
+    return tuple(getattr(provenance, name) for name in PROVENANCE_FIELDS)
 
 
 def record_discovered(catalog: Catalog, found: Iterable[DiscoveredUrl]) -> int:
-    """Insert URLs not yet in the catalog (one transaction); return how many were new."""
+    """Insert URLs not yet in the catalog (one transaction); return how many were new.
+
+    A URL already known keeps its row; provenance it lacked is filled in, never overwritten.
+    """
     now = utc_now()
-    rows = [(d.url, d.source, d.wnid, d.image_id, d.found_on, now) for d in found]
+    found = list(found)
+    rows = [
+        (d.url, d.source, d.wnid, d.image_id, d.found_on, now, *_provenance_values(d.provenance))
+        for d in found
+    ]
+    fill = [(*_provenance_values(d.provenance), d.url) for d in found if d.provenance]
     with catalog.transaction() as conn:
         before = conn.total_changes
         conn.executemany(
-            "INSERT OR IGNORE INTO urls (url, source, wnid, image_id, found_on, discovered_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            f"""INSERT OR IGNORE INTO urls (url, source, wnid, image_id, found_on, discovered_at,
+                    {_PROVENANCE_COLUMNS})
+                VALUES (?, ?, ?, ?, ?, ?, {", ".join("?" * len(PROVENANCE_FIELDS))})""",
             rows,
         )
-        return conn.total_changes - before
+        new = conn.total_changes - before
+        conn.executemany(f"UPDATE urls SET {_PROVENANCE_FILL} WHERE url = ?", fill)
+        return new
 
 
 def record_fetches(catalog: Catalog, results: Iterable[FetchResult]) -> int:
@@ -68,16 +108,19 @@ def record_fetches(catalog: Catalog, results: Iterable[FetchResult]) -> int:
                 result.url, result.source, result.wnid, result.image_id, result.found_on,
                 now, now, result.http_status, result.error, result.content_type,
                 stored.bytes if stored else None, result.final_url, sha256,
+                *_provenance_values(result.provenance),
             )
         )
         if stored:
             image_rows.append((stored.sha256, stored.path, stored.bytes, now))
     with catalog.transaction() as conn:
         conn.executemany(
-            """INSERT INTO urls (url, source, wnid, image_id, found_on, discovered_at,
-                   fetched_at, http_status, error, content_type, bytes, final_url, sha256)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (url) DO UPDATE SET
+            f"""INSERT INTO urls (url, source, wnid, image_id, found_on, discovered_at,
+                   fetched_at, http_status, error, content_type, bytes, final_url, sha256,
+                   {_PROVENANCE_COLUMNS})
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                       {", ".join("?" * len(PROVENANCE_FIELDS))})
+               ON CONFLICT (url) DO UPDATE SET {_PROVENANCE_KEEP},
                    fetched_at = excluded.fetched_at, http_status = excluded.http_status,
                    error = excluded.error, content_type = excluded.content_type,
                    bytes = excluded.bytes, final_url = excluded.final_url,
@@ -103,13 +146,21 @@ def fetched_among(catalog: Catalog, urls: Iterable[str]) -> set[str]:
 
 def pending_urls(catalog: Catalog, source: str | None = None) -> list[DiscoveredUrl]:
     """URLs discovered but never fetched (what an interrupted crawl left), oldest first."""
-    sql = "SELECT url, source, wnid, image_id, found_on FROM urls WHERE fetched_at IS NULL"
+    sql = f"""SELECT url, source, wnid, image_id, found_on, {_PROVENANCE_COLUMNS}
+              FROM urls WHERE fetched_at IS NULL"""
     params: tuple[str, ...] = ()
     if source:
         sql += " AND source = ?"
         params = (source,)
     rows = catalog.conn.execute(sql + " ORDER BY discovered_at, url", params)
-    return [DiscoveredUrl(**dict(row)) for row in rows]
+    return [_discovered_from_row(dict(row)) for row in rows]
+
+
+def _discovered_from_row(row: dict) -> DiscoveredUrl:
+    """A DiscoveredUrl from a urls row holding the discovery and provenance columns."""
+    said = {name: row.pop(name) for name in PROVENANCE_FIELDS}
+    provenance = Provenance(**said) if any(v is not None for v in said.values()) else None
+    return DiscoveredUrl(**row, provenance=provenance)
 
 
 def count_urls(catalog: Catalog) -> int:

@@ -88,4 +88,5 @@ def fetched_from_response(found: DiscoveredUrl, response: Response) -> FetchedIm
         content_type=content_type.decode("latin-1") if content_type else None,
         final_url=response.url,
         body=response.body if 200 <= response.status < 300 else None,
+        provenance=found.provenance,
     )

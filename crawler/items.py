@@ -24,5 +24,5 @@ class FetchedImage(FetchResult):
         """The record of a fetch of ``found`` that got no response, with its error token."""
         return cls(
             url=found.url, source=found.source, wnid=found.wnid, image_id=found.image_id,
-            found_on=found.found_on, error=error,
+            found_on=found.found_on, error=error, provenance=found.provenance,
         )

@@ -11,13 +11,14 @@ from catalog import CatalogNotFound, SchemaTooNew, UnsafePath, open_catalog
 from catalog.harvest import (
     DiscoveredUrl,
     FetchResult,
+    Provenance,
     fetched_among,
     pending_urls,
     record_discovered,
     record_fetches,
 )
 from catalog.reviews import current_decision, record_decision, record_decisions, undo_review
-from catalog.schema import SCHEMA_VERSION
+from catalog.schema import MIGRATIONS, SCHEMA_VERSION, split_statements
 from catalog.store import ImageStore
 
 JPEG_START = b"\xff\xd8\xff\xe0" + b"x" * 60
@@ -149,3 +150,53 @@ def test_a_file_that_is_not_a_database_is_one_error_line(data_dir, content):
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: ") and "not a synthset catalog" in result.output
     assert (data_dir / "catalog.db").read_bytes() == content * 100  # left as it was
+
+
+CC_BY = Provenance(
+    license="cc-by-4.0", license_url="https://creativecommons.org/licenses/by/4.0/",
+    creator="A. Baker", landing_url="https://commons.example/File:Cake.jpg",
+    title="Cake", attribution='"Cake" by A. Baker, CC BY 4.0', source_id="File:Cake.jpg",
+)
+
+
+def test_provenance_lands_on_discovery_and_survives_the_fetch(catalog):
+    found = DiscoveredUrl("http://h/cake.jpg", "commons", provenance=CC_BY)
+    assert record_discovered(catalog, [found]) == 1
+    assert record_discovered(catalog, [found]) == 0
+    (pending,) = pending_urls(catalog)
+    assert pending.provenance == CC_BY  # an interrupted crawl resumes with it
+    record_fetches(catalog, [FetchResult("http://h/cake.jpg", "commons", http_status=200,
+                                         body=JPEG_START)])
+    row = catalog.conn.execute("SELECT * FROM urls").fetchone()
+    assert {name: row[name] for name in vars(CC_BY)} == vars(CC_BY)
+
+
+def test_provenance_fills_gaps_and_never_overwrites(catalog):
+    record_discovered(catalog, [DiscoveredUrl("http://h/a.jpg", "web")])
+    record_discovered(catalog, [DiscoveredUrl("http://h/a.jpg", "web", provenance=CC_BY)])
+    other = Provenance(license="cc0-1.0", creator="Someone else")
+    record_fetches(catalog, [FetchResult("http://h/a.jpg", "web", error="refused",
+                                         provenance=other)])
+    row = catalog.conn.execute("SELECT license, creator, title FROM urls").fetchone()
+    assert tuple(row) == ("cc-by-4.0", "A. Baker", "Cake")
+
+
+def test_a_version_4_catalog_keeps_its_rows_through_the_provenance_migration(data_dir):
+    data_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(data_dir / "catalog.db")
+    for version in (1, 4):
+        for statement in split_statements(MIGRATIONS[version]):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 4")
+    conn.execute("INSERT INTO urls (url, source, wnid, discovered_at, http_status, status) "
+                 "VALUES ('http://h/old.jpg', 'imagenet', 'n1', '2025-01-01', 404, 'dead')")
+    conn.commit()
+    conn.close()
+    with open_catalog(data_dir) as catalog:
+        row = dict(catalog.conn.execute("SELECT * FROM urls").fetchone())
+        assert row["url"] == "http://h/old.jpg" and row["status"] == "dead"
+        assert row["http_status"] == 404 and row["license"] is None
+        record_discovered(catalog, [DiscoveredUrl("http://h/new.jpg", "openverse")])
+        indexes = {r[0] for r in catalog.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'urls'")}
+        assert {"urls_sha256", "urls_wnid", "urls_fetched_at", "urls_license"} <= indexes
