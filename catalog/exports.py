@@ -1,4 +1,5 @@
-"""What an export takes from the catalog: the images to export, each with one source URL."""
+"""What an export takes from the catalog: the images to export, each with one source URL and
+that URL's provenance (licence, creator, landing page, credit line)."""
 
 from __future__ import annotations
 
@@ -16,21 +17,32 @@ class ExportRow:
     url: str | None
     wnid: str | None
     source: str | None
+    license: str | None = None  # lower-case short id; None = unknown
+    license_url: str | None = None
+    creator: str | None = None
+    creator_url: str | None = None
+    landing_url: str | None = None
+    title: str | None = None
+    attribution: str | None = None
 
 
-# One representative URL per image: one with a synset first, then the earliest found, then by
-# text, so the choice never depends on row order. Only ok, kept (non-duplicate) images; accepted
+# One representative URL per image: one with a known licence first (its terms are the ones the
+# export can state), then one with a synset, then the earliest found, then by text, so the
+# choice never depends on row order. Only ok, kept (non-duplicate) images; accepted
 # ones, plus (when asked) those with no decision in force or a 'skip'.
 _EXPORTABLE = """
 WITH representative AS (
-    SELECT sha256, url, wnid, source,
+    SELECT sha256, url, wnid, source, license, license_url, creator, creator_url, landing_url,
+           title, attribution,
            row_number() OVER (
-               PARTITION BY sha256 ORDER BY (wnid IS NULL), discovered_at, url
+               PARTITION BY sha256
+               ORDER BY (license IS NULL), (wnid IS NULL), discovered_at, url
            ) AS rank
     FROM urls
     WHERE sha256 IS NOT NULL
 )
-SELECT i.sha256, i.path, r.url, r.wnid, r.source
+SELECT i.sha256, i.path, r.url, r.wnid, r.source, r.license, r.license_url, r.creator,
+       r.creator_url, r.landing_url, r.title, r.attribution
 FROM images i
 LEFT JOIN decisions d ON d.sha256 = i.sha256
 LEFT JOIN representative r ON r.sha256 = i.sha256 AND r.rank = 1

@@ -1,17 +1,11 @@
-"""`curate export NAME`: accepted images to datasets/NAME/ (PNGs, manifest.csv, export.json)."""
+"""`curate export NAME`: accepted images to datasets/NAME/ (PNGs, manifest, card, credits)."""
 
 from __future__ import annotations
 
-import csv
-import errno
-import hashlib
-import io
-import json
 import logging
 import os
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,16 +19,30 @@ from rich.table import Table
 from catalog.db import Catalog, utc_now
 from catalog.exports import ExportRow, exportable_images
 from catalog.runs import finish_run, start_run
+from curate.attribution import ATTRIBUTION_FILE, Exported, attribution_markdown
+from curate.card import CARD_FILE, ExportFacts, dataset_card
+from curate.licenses import FilterCounts, LicenseFilter, parse_license_filter
 from curate.preprocess import PreprocessOptions, Preprocessor, Processed, preprocess_all
 from synthset import __version__
 from synthset.errors import SynthsetError
+from synthset.export_format import (
+    EXPORT_JSON,
+    FORMAT_VERSION,
+    PIXEL_CACHE,
+    content_sha256,
+    image_digits,
+    image_file,
+    make_image_folders,
+    make_staging_folder,
+    move_into_place,
+    refuse_replacing,
+    remove_empty_split_folders,
+    write_index,
+    write_json,
+)
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-MANIFEST_FIELDS = ("index", "file", "sha256", "url", "wnid", "source", "split")
-PIXEL_CACHE = "pixels.npy"
-STALE_TEMP_SECONDS = 3600  # a temporary export folder this old belongs to a killed export
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 Progress = Callable[[int, int], None]  # (images done, images in total)
@@ -48,16 +56,8 @@ class InvalidExportOption(SynthsetError, ValueError):
     """An export option (val fraction, workers) out of its range."""
 
 
-class ExportExists(SynthsetError):
-    """The export folder already exists and --overwrite was not given."""
-
-
 class OutFolderUnusable(SynthsetError):
     """The --out folder cannot hold exports: a file, unwritable, or not creatable."""
-
-
-class ExportNotReplaced(SynthsetError):
-    """The finished export could not be renamed into place; the previous export is kept."""
 
 
 class EmptyExport(SynthsetError):
@@ -78,11 +78,24 @@ class ExportOptions:
     workers: int | None = None  # None: every core this process may use
     pixel_cache: bool = True  # also write pixels.npy (N x H x W x C uint8)
     overwrite: bool = False
+    license: str | None = None  # --license: families to keep (curate.licenses); None keeps all
 
     @property
     def preprocess(self) -> PreprocessOptions:
         """The per-image part of the options."""
         return PreprocessOptions(self.size, self.color, self.interpolation, self.reduced_decode)
+
+    @property
+    def license_filter(self) -> LicenseFilter:
+        """The parsed ``--license`` (raises InvalidLicenseFilter for a bad value)."""
+        return parse_license_filter(self.license)
+
+    @property
+    def changes(self) -> str:
+        """What preprocessing did to every image, in words (for the credits)."""
+        colour = "converted to grayscale, " if self.color == "gray" else ""
+        return (f"{colour}centre-cropped to a square and resized to "
+                f"{self.size}x{self.size} pixels")
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,7 @@ class ExportReport:
     train: int
     val: int
     skipped: dict[str, str] = field(default_factory=dict)  # sha256 -> why it was left out
+    left_out: dict[str, int] = field(default_factory=dict)  # licence rule -> images it left out
     seconds: float = 0.0
     run_id: int | None = None
 
@@ -110,10 +124,11 @@ class ExportReport:
         table.add_column("train", justify="right")
         table.add_column("val", justify="right")
         table.add_column("skipped", justify="right")
+        table.add_column("left out by --license", justify="right")
         table.add_column("images/s", justify="right")
         table.add_row(
             str(self.total), str(self.train), str(self.val), str(len(self.skipped)),
-            f"{self.images_per_second:.0f}",
+            str(sum(self.left_out.values())), f"{self.images_per_second:.0f}",
         )
         return table
 
@@ -137,10 +152,11 @@ def export_dataset(
 
     Written into a temporary folder beside the target and renamed into place at the end,
     so an interrupted export leaves no half-written dataset. The same catalog and options
-    give byte-identical images/, manifest.csv and pixels.npy.
+    give byte-identical files (export.json aside, whose ``created_at`` and ``run_id`` differ).
 
     :raises InvalidExportName: when ``name`` is not a plain folder name.
     :raises InvalidExportOption: for a val fraction outside [0, 1] or workers < 1.
+    :raises InvalidLicenseFilter: for a ``license`` value that names no licence family.
     :raises InvalidPreprocessOption: for an unknown colour mode, interpolation or bad size.
     :raises ExportExists: when the target exists and ``options.overwrite`` is false, or
         when it exists and is not an export (never replaced, whatever the options).
@@ -150,40 +166,66 @@ def export_dataset(
     started = time.perf_counter()
     target = _target(options.out, name)
     Preprocessor(options.preprocess)  # validates before any work
+    license_filter = options.license_filter
     if not 0.0 <= options.val_fraction <= 1.0:
         raise InvalidExportOption(f"val fraction {options.val_fraction} is not within 0..1")
     if options.workers is not None and options.workers < 1:
         raise InvalidExportOption(f"workers must be at least 1, not {options.workers}")
-    if target.exists() and not options.overwrite:
-        raise ExportExists(f"{target} exists; pass --overwrite")
-    _refuse_replacing_other_data(target)
-    rows = exportable_images(catalog, options.include_unreviewed)
-    if not rows:
+    refuse_replacing(target, options.overwrite)
+    candidates = exportable_images(catalog, options.include_unreviewed)
+    if not candidates:
         raise EmptyExport(_empty_message(catalog, options))
-    temp = _make_temp_folder(options.out, name)
+    rows, left_out = _apply_license_filter(candidates, license_filter)
+    if not rows:
+        raise EmptyExport(
+            f"none of the {len(candidates)} images to export in {catalog.path} has a licence "
+            f"that --license {options.license} keeps; widen the filter"
+        )
+    temp = _make_temp_folder(options.out, target)
     run_id = None
     try:
         run_id = start_run(catalog, "export", {"name": name, **asdict(options)})
         written = _write_files(catalog, rows, options, temp, progress)
-        if not written.manifest:
+        if not written.images:
             raise EmptyExport(
                 f"none of the {len(rows)} images to export in {catalog.path} could be decoded; "
                 "run curate check"
             )
+        facts = ExportFacts(name, options, written.images, len(candidates), license_filter,
+                            left_out, len(written.skipped))
+        (temp / ATTRIBUTION_FILE).write_text(
+            attribution_markdown(written.images, options.changes), encoding="utf-8")
+        (temp / CARD_FILE).write_text(dataset_card(catalog, facts), encoding="utf-8")
         counts = written.counts()
-        _write_json(temp / "export.json", _metadata(catalog, name, options, written, run_id))
-        _move_into_place(temp, target, options.overwrite)
+        write_json(temp / EXPORT_JSON, _metadata(catalog, facts, written, run_id))
+        move_into_place(temp, target, options.overwrite)
     except BaseException as error:
         shutil.rmtree(temp, ignore_errors=True)
         if run_id is not None:
             finish_run(catalog, run_id, {"error": f"{type(error).__name__}: {error}"})
         raise
-    finish_run(catalog, run_id, {**counts, "path": str(target)})
+    finish_run(catalog, run_id, {**counts, "left_out": left_out.as_dict()["by_rule"],
+                                 "path": str(target)})
     log.info("exported %(total)d images to %(path)s", {"total": counts["total"], "path": target})
     return ExportReport(
         name=name, path=target, total=counts["total"], train=counts["train"], val=counts["val"],
-        skipped=written.skipped, seconds=time.perf_counter() - started, run_id=run_id,
+        skipped=written.skipped, left_out=left_out.as_dict()["by_rule"],
+        seconds=time.perf_counter() - started, run_id=run_id,
     )
+
+
+def _apply_license_filter(
+    rows: list[ExportRow], license_filter: LicenseFilter
+) -> tuple[list[ExportRow], FilterCounts]:
+    """The rows ``license_filter`` keeps, and what each of its rules left out."""
+    kept, left_out = [], FilterCounts()
+    for row in rows:
+        rule = license_filter.rule_against(row.license)
+        if rule is None:
+            kept.append(row)
+        else:
+            left_out.add(rule, row.license)
+    return kept, left_out
 
 
 def _target(out: Path, name: str) -> Path:
@@ -202,50 +244,20 @@ def _target(out: Path, name: str) -> Path:
     return target
 
 
-def _refuse_replacing_other_data(target: Path) -> None:
-    """Refuse to let ``--overwrite`` replace anything but an earlier export (or an empty folder).
-
-    :raises ExportExists: when ``target`` is a file, or a non-empty folder without export.json
-        (a data directory, an image store, a user's own folder).
-    """
-    if not target.exists() and not target.is_symlink():
-        return
-    if target.is_dir() and ((target / "export.json").is_file() or not any(target.iterdir())):
-        return
-    raise ExportExists(
-        f"{target} exists and is not an export (no export.json); --overwrite replaces only "
-        "exports: move it away or choose another NAME"
-    )
-
-
-def _make_temp_folder(out: Path, name: str) -> Path:
-    """A new temporary folder for export ``name`` in ``out`` (made if missing); stale ones swept.
+def _make_temp_folder(out: Path, target: Path) -> Path:
+    """A new temporary folder for ``target`` in ``out`` (made if missing); stale ones swept.
 
     :raises OutFolderUnusable: when ``out`` is a file, or cannot be created or written.
     """
     if out.exists() and not out.is_dir():
         raise OutFolderUnusable(f"--out {out} is a file, not a folder; pass a folder as --out")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        _sweep_leftovers(out, name)
-        return Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=out))
+        return make_staging_folder(target)
     except OSError as error:
         raise OutFolderUnusable(
             f"--out {out}: cannot write an export there ({error.strerror or error}); "
             "pass a writable folder as --out"
         ) from None
-
-
-def _sweep_leftovers(out: Path, name: str, older_than: float = STALE_TEMP_SECONDS) -> int:
-    """Delete temporary folders of ``name`` left by killed exports; return how many."""
-    cutoff = time.time() - older_than
-    removed = 0
-    for pattern in (f".{name}.tmp-*", f".{name}.old-*"):
-        for leftover in out.glob(pattern):
-            if leftover.is_dir() and leftover.stat().st_mtime < cutoff:
-                shutil.rmtree(leftover, ignore_errors=True)
-                removed += 1
-    return removed
 
 
 def _empty_message(catalog: Catalog, options: ExportOptions) -> str:
@@ -267,10 +279,9 @@ class _Written:
 
     folder: Path
     digits: int  # of the PNG numbers
-    manifest: list[dict[str, Any]] = field(default_factory=list)
+    images: list[Exported] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     pixels: list[np.ndarray] = field(default_factory=list)
-    digests: list[str] = field(default_factory=list)  # sha256sum lines of the written files
 
     def add(self, row: ExportRow, result: Processed, split: str) -> None:
         """Write one preprocessed image as the next PNG, or note why it was skipped."""
@@ -279,20 +290,26 @@ class _Written:
             log.warning("skipped %(sha256)s: %(reason)s", {"sha256": row.sha256, "reason": result})
             return
         pixels, png = result
-        index = len(self.manifest)
-        file = f"images/{index:0{self.digits}d}.png"
+        file = image_file(len(self.images), split, self.digits)
         (self.folder / file).write_bytes(png)
-        self.digests.append(f"{hashlib.sha256(png).hexdigest()}  {file}\n")
         self.pixels.append(pixels)
-        self.manifest.append(
-            {"index": index, "file": file, "sha256": row.sha256, "url": row.url or "",
-             "wnid": row.wnid or "", "source": row.source or "", "split": split}
-        )
+        self.images.append(Exported(file, split, row))
+
+    def manifest(self) -> list[dict[str, Any]]:
+        """One manifest row per written image (datasets/README.md), unknown values empty."""
+        return [
+            {"index": index, "file": image.file, "sha256": image.row.sha256,
+             "url": image.row.url, "wnid": image.row.wnid, "source": image.row.source,
+             "split": image.split, "license": image.row.license,
+             "license_url": image.row.license_url, "creator": image.row.creator,
+             "landing_url": image.row.landing_url, "attribution": image.row.attribution}
+            for index, image in enumerate(self.images)
+        ]
 
     def counts(self) -> dict[str, int]:
         """Totals per split, and how many images were skipped."""
-        val = sum(1 for row in self.manifest if row["split"] == "val")
-        total = len(self.manifest)
+        val = sum(1 for image in self.images if image.split == "val")
+        total = len(self.images)
         return {"total": total, "train": total - val, "val": val, "skipped": len(self.skipped)}
 
 
@@ -300,9 +317,9 @@ def _write_files(
     catalog: Catalog, rows: list[ExportRow], options: ExportOptions, folder: Path,
     progress: Progress | None,
 ) -> _Written:
-    """Preprocess every row in parallel and write images/, manifest.csv and pixels.npy."""
-    (folder / "images").mkdir()
-    written = _Written(folder, digits=max(5, len(str(len(rows) - 1))))
+    """Preprocess every row in parallel; write the PNGs, manifest, metadata and pixel cache."""
+    make_image_folders(folder)
+    written = _Written(folder, digits=image_digits(len(rows)))
     paths = [str(catalog.store.absolute(row.path)) for row in rows]
     workers = options.workers or available_cores()
     with preprocess_all(paths, options.preprocess, workers) as results:
@@ -310,108 +327,39 @@ def _write_files(
             written.add(row, result, split_of(row.sha256, options.val_fraction))
             if progress:
                 progress(done, len(rows))
-    manifest_bytes = _manifest_bytes(written.manifest)
-    (folder / "manifest.csv").write_bytes(manifest_bytes)
-    written.digests.insert(0, f"{hashlib.sha256(manifest_bytes).hexdigest()}  manifest.csv\n")
+    remove_empty_split_folders(folder)
+    write_index(folder, written.manifest())
     if options.pixel_cache and written.pixels:
         np.save(folder / PIXEL_CACHE, np.stack(written.pixels), allow_pickle=False)
-        cache_digest = hashlib.sha256((folder / PIXEL_CACHE).read_bytes()).hexdigest()
-        written.digests.append(f"{cache_digest}  {PIXEL_CACHE}\n")
     return written
 
 
-def _manifest_bytes(rows: list[dict[str, Any]]) -> bytes:
-    """manifest.csv as bytes: a header line, then one row per image, '\\n' line ends."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
-# --- metadata and the final rename ---
-
-
 def _metadata(
-    catalog: Catalog, name: str, options: ExportOptions, written: _Written, run_id: int
+    catalog: Catalog, facts: ExportFacts, written: _Written, run_id: int
 ) -> dict[str, Any]:
     """The content of export.json (see datasets/README.md)."""
-    channels = 3 if options.color == "rgb" else 1
+    options = facts.options
+    pixel_cache = PIXEL_CACHE if options.pixel_cache else None
     return {
         "format_version": FORMAT_VERSION,
-        "name": name,
+        "name": facts.name,
         "size": [options.size, options.size],
         "color": options.color,
-        "channels": channels,
+        "channels": 3 if options.color == "rgb" else 1,
         "interpolation": options.interpolation,
         "reduced_decode": options.reduced_decode,
         "include_unreviewed": options.include_unreviewed,
         "val_fraction": options.val_fraction,
+        "license_filter": facts.license_filter.describe(),
+        "left_out": facts.left_out.as_dict(),
         "counts": written.counts(),
         "skipped": [{"sha256": k, "reason": v} for k, v in sorted(written.skipped.items())],
-        "pixel_cache": PIXEL_CACHE if options.pixel_cache else None,
-        "content_sha256": hashlib.sha256("".join(written.digests).encode()).hexdigest(),
+        "pixel_cache": pixel_cache,
+        "content_sha256": content_sha256(
+            written.folder, [image.file for image in written.images], pixel_cache),
         "catalog": str(catalog.path.resolve()),
         "run_id": run_id,
         "created_at": utc_now(),
         "synthset_version": __version__,
         "opencv_version": cv2.__version__,
     }
-
-
-def _write_json(path: Path, content: dict[str, Any]) -> None:
-    """Pretty, key-sorted JSON with a final newline."""
-    path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _move_into_place(temp: Path, target: Path, overwrite: bool) -> None:
-    """Rename the finished temporary folder to ``target`` (replacing an old export if allowed).
-
-    The old export is moved aside first and put back if the final rename fails, so the
-    user never ends up without it.
-
-    :raises ExportExists: when ``target`` appeared meanwhile and ``overwrite`` is false.
-    :raises ExportNotReplaced: when the final rename fails (the old export stays, or is
-        kept beside it under a name the message gives).
-    """
-    if not target.exists():
-        try:
-            os.rename(temp, target)
-        except OSError as error:
-            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise
-            raise ExportExists(f"{target} exists (another export made it); pass --overwrite") \
-                from None
-        return
-    if not overwrite:  # another export of the same name finished meanwhile
-        raise ExportExists(f"{target} exists; pass --overwrite")
-    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    old = aside / target.name
-    os.rename(target, old)
-    try:
-        os.rename(temp, target)
-    except OSError as error:
-        kept = _put_back(old, target)
-        aside.rmdir()
-        where = "is unchanged" if kept == target else f"was moved to {kept}"
-        raise ExportNotReplaced(
-            f"{target}: the new export could not be moved into place "
-            f"({error.strerror or error}); the previous export {where}"
-        ) from None
-    shutil.rmtree(aside, ignore_errors=True)
-
-
-def _put_back(old: Path, target: Path) -> Path:
-    """Move the old export ``old`` back to ``target``; if something took its place, beside it.
-
-    Returns where the old export is now (never a name the leftover sweep deletes).
-    """
-    try:
-        os.rename(old, target)
-        return target
-    except OSError:
-        kept = target.with_name(f"{target.name}.previous-{time.strftime('%Y%m%dT%H%M%S')}")
-        os.rename(old, kept)
-        log.error("%(target)s was taken meanwhile; the previous export is at %(kept)s",
-                  {"target": target, "kept": kept})
-        return kept

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -15,12 +14,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from model.errors import EmptySplit, ExportMalformed, ExportNotFound
+from synthset.export_format import READABLE_VERSIONS, REQUIRED_COLUMNS, SPLITS, content_sha256
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-REQUIRED_COLUMNS = ("index", "file", "split")
-SPLITS = ("train", "val")
 PIL_MODES = {1: "L", 3: "RGB"}
 
 
@@ -33,7 +30,7 @@ class Export:
     shape: tuple[int, int, int]
     train: np.ndarray
     val: np.ndarray
-    dataset_hash: str
+    dataset_hash: str  # content_sha256 of the files read (synthset.export_format)
     meta: dict[str, Any]
 
     def require_val(self) -> np.ndarray:
@@ -66,10 +63,10 @@ def read_export_meta(path: Path) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise ExportMalformed(f"{meta_path} must hold a JSON object; re-export it")
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ExportMalformed(
-            f"{meta_path} has format_version {version!r}; this model reads version "
-            f"{FORMAT_VERSION}, re-export it"
+            f"{meta_path} has format_version {version!r}; this model reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}, re-export it"
         )
     size = meta.get("size")
     channels = meta.get("channels")
@@ -118,11 +115,6 @@ def file_in_export(path: Path, name: str, where: str) -> Path:
     return candidate
 
 
-def hash_export(path: Path) -> str:
-    """The sha256 of manifest.csv, which names every image by its own sha256."""
-    return hashlib.sha256((path / "manifest.csv").read_bytes()).hexdigest()
-
-
 def _read_image(file: Path, shape: tuple[int, int, int]) -> np.ndarray:
     """Decode one PNG into a (H, W, C) uint8 array, checking its size and mode."""
     try:
@@ -151,13 +143,19 @@ def _read_images(path: Path, files: list[str], shape: tuple[int, int, int]) -> n
     return out
 
 
+def _cache_name(meta: dict[str, Any]) -> str | None:
+    """The pixel cache export.json names, if it names one."""
+    name = meta.get("pixel_cache")
+    return name if isinstance(name, str) else None
+
+
 def _read_pixel_cache(
     path: Path, meta: dict[str, Any], count: int, shape: tuple[int, int, int]
 ) -> np.ndarray | None:
     """The (N, H, W, C) uint8 array export.json's ``pixel_cache`` names, in manifest order, or
     None (then the PNGs are read) if there is none or it does not match the manifest."""
-    name = meta.get("pixel_cache")
-    if not isinstance(name, str):
+    name = _cache_name(meta)
+    if name is None:
         return None
     cache = file_in_export(path, name, f"{path / 'export.json'} pixel_cache")
     if not cache.is_file():
@@ -212,6 +210,6 @@ def load_export(path: Path | str) -> Export:
         shape=shape,
         train=arrays["train"],
         val=arrays["val"],
-        dataset_hash=hash_export(path),
+        dataset_hash=content_sha256(path, [row["file"] for row in rows], _cache_name(meta)),
         meta=meta,
     )

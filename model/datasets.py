@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import io
-import json
 import logging
 import os
-import secrets
 import shutil
 import struct
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,17 +18,29 @@ import numpy as np
 from PIL import Image
 
 import synthset
-from model.data import FORMAT_VERSION
 from model.errors import DatasetExists, SourceMalformed, SourceNotFound
+from synthset.export_format import (
+    EXPORT_JSON,
+    FORMAT_VERSION,
+    PIXEL_CACHE,
+    ExportExists,
+    content_sha256,
+    image_digits,
+    image_file,
+    make_image_folders,
+    make_staging_folder,
+    move_into_place,
+    refuse_replacing,
+    remove_empty_split_folders,
+    write_index,
+    write_json,
+)
 
 log = logging.getLogger(__name__)
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_FILES = {"train": "train-images-idx3-ubyte", "val": "t10k-images-idx3-ubyte"}
-MANIFEST_COLUMNS = ("index", "file", "sha256", "url", "wnid", "source", "split")
 IDX_UBYTE = 0x08
-PIXEL_CACHE = "pixels.npy"  # N x H x W x C uint8 in manifest order, as `curate export` writes
-MAX_EXPORT_JSON_BYTES = 1024 * 1024  # a bigger export.json is not taken for an export's
 
 
 @dataclass(frozen=True)
@@ -99,72 +107,23 @@ def write_export(
     """
     given = out
     final = Path(os.path.abspath(out))  # "datasets/fm/." names fm; no symlink is resolved
-    _refuse_replacing(final, overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    out = final.with_name(f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    out.mkdir()  # not mkdtemp: the export gets the umask's permissions, not 0700
     try:
-        report = _write_files(
-            out, splits, name=name or final.name, source=source, url=url,
-            interpolation=interpolation, extra=extra, pixel_cache=pixel_cache,
-        )
-        _replace(out, final)
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
+        refuse_replacing(final, overwrite)
+        staging = make_staging_folder(final)
+        try:
+            report = _write_files(
+                staging, splits, name=name or final.name, source=source, url=url,
+                interpolation=interpolation, extra=extra, pixel_cache=pixel_cache,
+            )
+            move_into_place(staging, final, overwrite)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    except ExportExists as error:
+        raise DatasetExists(str(error)) from None
     log.info("wrote export %(out)s: %(train)d train, %(val)d val",
               {"out": final, "train": report.train, "val": report.val})
     return replace(report, path=Path(given))
-
-
-def is_export(folder: Path) -> bool:
-    """Whether ``folder`` is a real folder holding an export.json with a format_version."""
-    meta = folder / "export.json"
-    if folder.is_symlink() or not folder.is_dir() or not meta.is_file():
-        return False
-    if meta.stat().st_size > MAX_EXPORT_JSON_BYTES:
-        return False
-    try:
-        content = json.loads(meta.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return False
-    return isinstance(content, dict) and "format_version" in content
-
-
-def _refuse_replacing(out: Path, overwrite: bool) -> None:
-    """Allow writing ``out`` only if missing, an empty folder, or (with overwrite) an export.
-
-    :raises DatasetExists: otherwise, naming what is there and what to do.
-    """
-    if not out.exists() and not out.is_symlink():
-        return
-    if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
-        return
-    if not is_export(out):
-        raise DatasetExists(
-            f"{out} exists and is not an export (no export.json with a format_version); "
-            "--overwrite replaces only exports: move it away or pick another --out"
-        )
-    if not overwrite:
-        raise DatasetExists(
-            f"{out} already holds an export; pass --overwrite or pick another --out"
-        )
-
-
-def _replace(temp: Path, out: Path) -> None:
-    """Rename the finished ``temp`` to ``out``; an old export or empty folder there goes."""
-    if not out.exists():
-        os.rename(temp, out)
-        return
-    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    os.rename(out, aside / out.name)
-    try:
-        os.rename(temp, out)
-    except OSError:
-        os.rename(aside / out.name, out)  # never leave the user without the old export
-        aside.rmdir()
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _write_files(
@@ -178,18 +137,19 @@ def _write_files(
     extra: dict | None,
     pixel_cache: bool,
 ) -> DatasetReport:
-    """Write images/, manifest.csv, pixels.npy and export.json into the new folder ``out``."""
-    (out / "images").mkdir()
+    """Write images/, manifest.csv, metadata, pixels.npy and export.json into ``out``."""
+    make_image_folders(out)
     arrays = {
         split: np.asarray(splits.get(split, np.zeros((0, 1, 1, 1))), np.uint8)
         for split in ("train", "val")
     }
     shape = next(a.shape[1:] for a in arrays.values() if len(a))
+    digits = image_digits(sum(len(a) for a in arrays.values()))
     rows = []
     for split, images in arrays.items():
         for number, pixels in enumerate(images):
             index = len(rows)
-            file = f"images/{index:05d}.png"
+            file = image_file(index, split, digits)
             data = _png_bytes(pixels)
             (out / file).write_bytes(data)
             rows.append(
@@ -198,14 +158,15 @@ def _write_files(
                     "file": file,
                     "sha256": hashlib.sha256(data).hexdigest(),
                     "url": url(split, number) if url else "",
-                    "wnid": "",
                     "source": source,
                     "split": split,
                 }
             )
-    _write_manifest(rows, out / "manifest.csv")
-    if pixel_cache and rows:
-        np.save(out / PIXEL_CACHE, np.concatenate([a for a in arrays.values() if len(a)]))
+    remove_empty_split_folders(out)
+    write_index(out, rows)
+    cache = PIXEL_CACHE if pixel_cache and rows else None
+    if cache:
+        np.save(out / cache, np.concatenate([a for a in arrays.values() if len(a)]))
     counts = {"total": len(rows), "train": len(arrays["train"]), "val": len(arrays["val"])}
     meta = {
         "format_version": FORMAT_VERSION,
@@ -220,23 +181,12 @@ def _write_files(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "synthset_version": synthset.__version__,
         "source": source,
-        "pixel_cache": PIXEL_CACHE if pixel_cache and rows else None,
+        "pixel_cache": cache,
+        "content_sha256": content_sha256(out, [row["file"] for row in rows], cache),
         **(extra or {}),
     }
-    temporary = out / ".export.json.tmp"
-    temporary.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, out / "export.json")
+    write_json(out / EXPORT_JSON, meta)
     return DatasetReport(out, counts["train"], counts["val"], tuple(int(v) for v in shape))
-
-
-def _write_manifest(rows: Iterable[dict], path: Path) -> None:
-    """Write manifest.csv with the standard columns."""
-    temporary = path.with_name(".manifest.csv.tmp")
-    with temporary.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(temporary, path)
 
 
 def load_fashion_mnist(

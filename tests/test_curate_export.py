@@ -26,14 +26,13 @@ from curate.check import CheckOptions, check_images
 from curate.cli import cli
 from curate.export import (
     EmptyExport,
-    ExportExists,
-    ExportNotReplaced,
     ExportOptions,
     InvalidExportName,
     export_dataset,
     split_of,
 )
 from curate.preprocess import PreprocessOptions, Preprocessor
+from synthset.export_format import ExportExists, ExportNotReplaced
 
 WNID = "n07631926"
 
@@ -237,27 +236,32 @@ def test_manifest_rows_and_export_json(accepted, tmp_path):
     export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=1, val_fraction=0.5))
     folder = tmp_path / "cakes"
     assert (folder / "manifest.csv").read_text().splitlines()[0] == (
-        "index,file,sha256,url,wnid,source,split"
+        "index,file,sha256,url,wnid,source,split,license,license_url,creator,landing_url,"
+        "attribution"
     )
     rows = read_manifest(folder)
     names = {v: k for k, v in shas.items()}
     for index, row in enumerate(rows):
-        assert row["index"] == str(index) and row["file"] == f"images/{index:05d}.png"
-        assert row["url"] == f"http://a.example/{names[row['sha256']]}"  # one URL per image
-        assert (row["wnid"], row["source"]) == (WNID, "imagenet")
         expected = "val" if int(row["sha256"][:8], 16) / 2**32 < 0.5 else "train"
         assert row["split"] == expected
-    assert sorted(p.name for p in (folder / "images").iterdir()) == [
-        f"{i:05d}.png" for i in range(len(rows))
-    ]
+        folder_name = {"train": "train", "val": "validation"}[expected]
+        assert row["index"] == str(index)
+        assert row["file"] == f"images/{folder_name}/{index:05d}.png"
+        assert row["url"] == f"http://a.example/{names[row['sha256']]}"  # one URL per image
+        assert (row["wnid"], row["source"]) == (WNID, "imagenet")
+        assert row["license"] == row["creator"] == row["attribution"] == ""  # none recorded
+    pngs = sorted(str(p.relative_to(folder)) for p in (folder / "images").rglob("*.png"))
+    assert pngs == sorted(r["file"] for r in rows)
     meta = json.loads((folder / "export.json").read_text())
     val = sum(r["split"] == "val" for r in rows)
     assert meta["counts"] == {"total": len(rows), "train": len(rows) - val, "val": val,
                               "skipped": 0}
     assert 0 < val < len(rows)  # the fixture has both sides at 0.5
-    assert meta["format_version"] == 1 and meta["interpolation"] == "linear"
+    assert meta["format_version"] == 2 and meta["interpolation"] == "linear"
     assert meta["catalog"] == str(catalog.path.resolve()) and meta["created_at"]
     assert meta["synthset_version"] and meta["val_fraction"] == 0.5
+    assert meta["license_filter"] == [] and meta["left_out"]["by_rule"] == {
+        "unknown": 0, "not_selected": 0}
     listing = [f"{hashlib.sha256((folder / 'manifest.csv').read_bytes()).hexdigest()}  "
                "manifest.csv\n"]
     listing += [f"{hashlib.sha256((folder / r['file']).read_bytes()).hexdigest()}  {r['file']}\n"
@@ -288,13 +292,14 @@ def test_same_image_keeps_its_split_across_exports(accepted, tmp_path):
 
 def test_reexport_is_byte_identical_whatever_the_worker_count(accepted, tmp_path):
     catalog, _ = accepted
-    export_dataset(catalog, "one", ExportOptions(out=tmp_path, workers=1))
-    export_dataset(catalog, "two", ExportOptions(out=tmp_path, workers=2))
-    one, two = tree_bytes(tmp_path / "one"), tree_bytes(tmp_path / "two")
+    export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=1))
+    one = tree_bytes(tmp_path / "cakes")
+    export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=2, overwrite=True))
+    two = tree_bytes(tmp_path / "cakes")
     meta_one, meta_two = json.loads(one.pop("export.json")), json.loads(two.pop("export.json"))
-    assert one == two and len(one) > 3
-    for volatile in ("created_at", "run_id", "name"):
-        meta_one.pop(volatile), meta_two.pop(volatile)
+    assert one == two and {"README.md", "ATTRIBUTION.md", "manifest.csv"} <= set(one)
+    assert meta_one.pop("run_id") != meta_two.pop("run_id")
+    meta_one.pop("created_at"), meta_two.pop("created_at")
     assert meta_one == meta_two
 
 
@@ -371,7 +376,7 @@ def test_existing_export_is_refused_then_replaced_with_overwrite(accepted, tmp_p
     export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=1, size=32,
                                                    overwrite=True))
     assert not (tmp_path / "cakes" / "mine.txt").exists()
-    with Image.open(tmp_path / "cakes" / "images" / "00000.png") as png:
+    with Image.open(tmp_path / "cakes" / read_manifest(tmp_path / "cakes")[0]["file"]) as png:
         assert png.size == (32, 32)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cakes", "data"]  # no temp left
 
@@ -508,7 +513,7 @@ def test_cli_exports_records_a_run_and_refuses_to_overwrite(accepted, tmp_path, 
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert len(read_manifest(out / "cakes")) == len(shas)
-    for png_path in sorted((out / "cakes" / "images").iterdir()):  # any tool reads it, no keras
+    for png_path in sorted((out / "cakes" / "images").rglob("*.png")):  # any tool reads them
         with Image.open(png_path) as png:
             png.load()
             assert (png.format, png.mode, png.size) == ("PNG", "L", (100, 100))

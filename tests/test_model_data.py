@@ -84,7 +84,7 @@ def test_missing_export_file(export: Path, name: str):
     ("text", "message"),
     [
         ("{not json", "not valid JSON"),
-        ('{"format_version": 2, "size": [16, 16], "channels": 1}', "format_version 2"),
+        ('{"format_version": 3, "size": [16, 16], "channels": 1}', "format_version 3"),
         ('{"format_version": 1, "size": [16], "channels": 1}', "size must be"),
         ('{"format_version": 1, "size": [16, 16], "channels": 2}', "channels must be 1 or 3"),
     ],
@@ -108,7 +108,7 @@ def test_manifest_with_unknown_split(export: Path):
 
 
 def test_listed_image_missing(export: Path):
-    (export / "images" / "00003.png").unlink()
+    (export / "images" / "train" / "00003.png").unlink()
     with pytest.raises(ExportMalformed, match="00003.png is listed in manifest.csv but missing"):
         load_export(export)
 
@@ -116,14 +116,15 @@ def test_listed_image_missing(export: Path):
 def test_image_of_the_wrong_size(export: Path, tmp_path: Path):
     (export / "pixels.npy").unlink()  # else the cache is read, not the PNGs
     write_export(tmp_path / "big", {"train": draw_shapes(1, 20, 1)})
-    (export / "images" / "00001.png").write_bytes((tmp_path / "big/images/00000.png").read_bytes())
+    big = (tmp_path / "big/images/train/00000.png").read_bytes()
+    (export / "images/train/00001.png").write_bytes(big)
     with pytest.raises(ExportMalformed, match="00001.png is 20x20, export.json says 16x16"):
         load_export(export)
 
 
 def test_image_that_is_not_an_image(export: Path):
     (export / "pixels.npy").unlink()
-    (export / "images" / "00002.png").write_bytes(b"<html>not a png</html>")
+    (export / "images" / "train" / "00002.png").write_bytes(b"<html>not a png</html>")
     with pytest.raises(ExportMalformed, match="00002.png is not a readable image"):
         load_export(export)
 
@@ -217,7 +218,7 @@ def test_manifest_paths_outside_the_export_are_refused(export: Path, escape: str
     """A manifest must not make the model read files outside its export folder."""
     (export / "pixels.npy").unlink()  # else the cache is read, not the PNGs
     outside = export.parent / "outside.png"
-    outside.write_bytes((export / "images" / "00000.png").read_bytes())  # readable, right size
+    outside.write_bytes((export / "images/train/00000.png").read_bytes())  # readable, right size
     file = str(outside) if escape == "ABSOLUTE" else escape
     rewrite_manifest(export, lambda row: {**row, "file": file} if row["index"] == "0" else row)
     with pytest.raises(ExportMalformed, match="line 2: .* points outside the export"):
@@ -227,9 +228,9 @@ def test_manifest_paths_outside_the_export_are_refused(export: Path, escape: str
 def test_a_link_inside_the_export_to_elsewhere_is_refused(export: Path, tmp_path: Path):
     (export / "pixels.npy").unlink()
     outside = tmp_path / "elsewhere.png"
-    outside.write_bytes((export / "images" / "00000.png").read_bytes())
-    (export / "images" / "00000.png").unlink()
-    (export / "images" / "00000.png").symlink_to(outside)
+    outside.write_bytes((export / "images" / "train" / "00000.png").read_bytes())
+    (export / "images" / "train" / "00000.png").unlink()
+    (export / "images" / "train" / "00000.png").symlink_to(outside)
     with pytest.raises(ExportMalformed, match="points outside the export"):
         load_export(export)
 
@@ -269,7 +270,7 @@ def test_a_decompression_bomb_png_is_one_clear_error(export: Path):
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-    (export / "images" / "00001.png").write_bytes(bomb + chunk(b"IEND", b""))
+    (export / "images" / "train" / "00001.png").write_bytes(bomb + chunk(b"IEND", b""))
     with pytest.raises(ExportMalformed, match="00001.png is"):
         load_export(export)
 

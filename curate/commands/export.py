@@ -44,15 +44,23 @@ from synthset.cli import data_option
               help="Decode large JPEGs at 1/2-1/8 scale: faster, not pixel-identical to the seed.")
 @click.option("--pixel-cache/--no-pixel-cache", default=True, show_default=True,
               help="Also write pixels.npy (N x H x W x C uint8) for fast loading.")
+@click.option("--license", "license", metavar="LIST", default=None,
+              help="Keep only these licence families, comma-separated: cc0, pdm, cc-by, "
+                   "cc-by-sa, cc-by-nd, cc-by-nc, cc-by-nc-sa, cc-by-nc-nd (every version), "
+                   "a versioned id (cc-by-4.0), or the shorthands commercial / modification. "
+                   "Images of unknown licence are then left out.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT/NAME.")
 def export(name: str, data_dir: Path, out: Path, **options: object) -> None:
     """Write the accepted images to OUT/NAME/ as the seed paper preprocessed them.
 
     Grayscale, centre-cropped to a square, resized to 100x100 with INTER_LINEAR by
-    default; images/00000.png ..., manifest.csv and export.json (see datasets/README.md).
+    default; images/train/00000.png ..., manifest.csv, export.json, a dataset card
+    (README.md) and the credits (ATTRIBUTION.md); see datasets/README.md. Loads with
+    datasets.load_dataset("OUT/NAME") and keras.utils.image_dataset_from_directory.
 
     \b
         curate export cakes
+        curate export cakes-open --license cc0,pdm,cc-by,cc-by-sa
         curate export cakes-rgb --color rgb --size 64 --include-unreviewed --overwrite
     """
     export_options = ExportOptions(out=out, **options)  # type: ignore[arg-type]
