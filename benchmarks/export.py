@@ -17,6 +17,7 @@ Run: ``.venv/bin/python benchmarks/export.py`` (about a minute on 2 cores).
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import io
 import itertools
@@ -191,8 +192,10 @@ def main() -> None:
         default_pixels = np.load(latest["default"] / "pixels.npy")[..., 0]
         reduced_pixels = np.load(latest["reduced"] / "pixels.npy")[..., 0]
         assert np.array_equal(default_pixels, seed_pixels), "default export differs from seed"
+        with open(latest["default"] / "manifest.csv", newline="") as handle:
+            pngs = [row["file"] for row in csv.DictReader(handle)]
         for index in (0, len(files) // 2, len(files) - 1):
-            png = np.asarray(Image.open(latest["default"] / "images" / f"{index:05d}.png"))
+            png = np.asarray(Image.open(latest["default"] / pngs[index]))
             assert np.array_equal(png, seed_pixels[index]), f"PNG {index} differs from seed"
         mad = np.abs(reduced_pixels.astype(np.int16) - seed_pixels).mean()
         area_pixels = seed_loop(files, root / "area", cv2.INTER_AREA)

@@ -186,7 +186,8 @@ def _stage_rows(catalog: Catalog, facts: ExportFacts) -> list[tuple[str, int]]:
     errors = error_counts(catalog)
     statuses = image_status_counts(catalog)
     review = review_counts(catalog)
-    rows = [
+    left_out = facts.left_out.as_dict()["by_rule"]
+    return [
         ("URLs found", urls["total"]),
         ("URLs fetched", urls["fetched"]),
         ("fetch errors (any error token)", sum(errors.values())),
@@ -203,12 +204,11 @@ def _stage_rows(catalog: Catalog, facts: ExportFacts) -> list[tuple[str, int]]:
         ("screened: skipped", review["skipped"]),
         ("screened: undecided", review["undecided"]),
         ("export candidates", facts.candidates),
-        ("left out: unknown licence", facts.left_out.as_dict()["by_rule"]["unknown"]),
-        ("left out: licence not selected", facts.left_out.as_dict()["by_rule"]["not_selected"]),
+        ("left out: unknown licence", left_out["unknown"]),
+        ("left out: licence not selected", left_out["not_selected"]),
         ("left out: undecodable", facts.undecodable),
         ("exported", len(facts.images)),
     ]
-    return rows
 
 
 def _stages(catalog: Catalog, facts: ExportFacts) -> list[str]:
@@ -287,7 +287,7 @@ def _licenses(facts: ExportFacts) -> list[str]:
     return [*lines, ""]
 
 
-def _limitations(catalog: Catalog, facts: ExportFacts) -> list[str]:
+def _limitations(facts: ExportFacts) -> list[str]:
     unknown = sum(1 for image in facts.images if not image.row.license)
     sources = {image.row.source for image in facts.images}
     lines = ["## Known limitations", ""]
@@ -314,6 +314,6 @@ def dataset_card(catalog: Catalog, facts: ExportFacts) -> str:
     sections = [
         _header(catalog, facts), _intro(facts), _sources(catalog, facts), _politeness(catalog),
         _stages(catalog, facts), _screening(catalog, facts), _preprocessing(facts),
-        _splits(facts), _licenses(facts), _limitations(catalog, facts),
+        _splits(facts), _licenses(facts), _limitations(facts),
     ]
     return "\n".join(line for section in sections for line in section).rstrip("\n") + "\n"

@@ -71,11 +71,15 @@ class License:
 
     @property
     def name(self) -> str:
-        """The licence as it names itself: ``CC BY-SA 4.0``; the id for an unknown family."""
+        """The licence as it names itself: ``CC BY-SA 4.0``, ``CC BY 2.0 de``; the id for an
+        unknown family."""
         family = self.known
         if family is None:
             return self.id
-        return f"{family.name} {self.version}" if self.version else family.name
+        if not self.version:
+            return family.name
+        port = f" {self.port.upper() if self.port == 'igo' else self.port}" if self.port else ""
+        return f"{family.name} {self.version}{port}"
 
     @property
     def canonical_url(self) -> str | None:

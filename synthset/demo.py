@@ -275,6 +275,8 @@ def main(out: Path, quick: bool) -> None:
         "sample grid": out / "samples.png",
         "reconstruction grid": out / "reconstructions.png",
         "loss curve": run_dir / "loss.png",
+        "dataset card": export_dir / "README.md",
+        "credits": export_dir / "ATTRIBUTION.md",
     }
     run(model, "sample", run_dir, "-n", size.samples, "-o", paths["sample grid"], "--seed", 0)
     run(model, "reconstruct", run_dir, export_dir, "-o", paths["reconstruction grid"])
@@ -287,6 +289,8 @@ def main(out: Path, quick: bool) -> None:
     summary["paths"] = {label: str(path) for label, path in paths.items()}
     summary["seconds"] = round(time.monotonic() - started, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    console.rule(f"dataset card: {paths['dataset card']} (first lines)")
+    console.print("\n".join(paths["dataset card"].read_text().splitlines()[:24]), markup=False)
     console.print(summary_table(rows, paths))
     console.print(f"done in {summary['seconds']} s; rerun resumes; `make clean-demo` starts over")
 

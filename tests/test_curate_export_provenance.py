@@ -207,6 +207,8 @@ def test_license_ids_split_into_family_version_and_port():
     assert (parse_license("cc0-1.0").family, parse_license("cc0-1.0").version) == ("cc0", "1.0")
     assert parse_license("cc-by").family == "cc-by" and parse_license("cc-by").version is None
     assert parse_license("cc-by-nc-nd-4.0").name == "CC BY-NC-ND 4.0"
+    assert parse_license("cc-by-3.0-igo").name == "CC BY 3.0 IGO"  # as the crawler labels it
+    assert parse_license("cc-sampling+-1.0").asks_for_credit  # not in the table: credit it
     chosen = parse_license_filter("cc-by")
     assert chosen.rule_against("cc-by-2.5-igo") is None
     assert chosen.rule_against("cc-by-sa-4.0") == "not_selected"  # another family

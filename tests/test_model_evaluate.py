@@ -113,7 +113,7 @@ def test_reconstruct_writes_originals_above_reconstructions(run, tmp_path: Path)
     assert result.exit_code == 0, result.output
     grid = np.asarray(Image.open(out))
     assert grid.shape == (2 * 18 + 2, 8 * 18 + 2)
-    original = np.asarray(Image.open(export / "images" / "00048.png"))  # first val image
+    original = np.asarray(Image.open(export / "images/validation/00048.png"))  # first val image
     assert np.array_equal(grid[2:18, 2:18], original)
 
 
