@@ -154,12 +154,13 @@ def _sources(catalog: Catalog, facts: ExportFacts) -> list[str]:
           _run_arguments(run)) for run in runs],
     ) if runs else ["No crawl or import run is recorded in this catalog."]
     words = _words(catalog, facts)
-    if words:
-        exported = Counter(image.row.wnid for image in facts.images if image.row.wnid)
-        lines += ["", "Synsets of the exported images (WordNet 3.0 ids):", ""]
-        lines += _table(("wnid", "words", "images exported"),
-                        [(wnid, plain_text(words[wnid]), exported[wnid])
-                         for wnid in sorted(words)])
+    exported = Counter(image.row.wnid for image in facts.images)
+    rows = [(wnid, plain_text(words.get(wnid)), count)
+            for wnid, count in sorted(exported.items(), key=lambda item: item[0] or "~")]
+    lines += ["", "Synsets of the exported images (WordNet 3.0 ids):", ""]
+    lines += _table(("wnid", "words", "images exported"),
+                    [(wnid or "(none)", text if wnid else "no synset", count)
+                     for wnid, text, count in rows])
     return [*lines, ""]
 
 

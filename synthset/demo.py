@@ -290,7 +290,7 @@ def main(out: Path, quick: bool) -> None:
     summary["seconds"] = round(time.monotonic() - started, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     console.rule(f"dataset card: {paths['dataset card']} (first lines)")
-    console.print("\n".join(paths["dataset card"].read_text().splitlines()[:24]), markup=False)
+    console.print("\n".join(paths["dataset card"].read_text().splitlines()[:20]), markup=False)
     console.print(summary_table(rows, paths))
     console.print(f"done in {summary['seconds']} s; rerun resumes; `make clean-demo` starts over")
 

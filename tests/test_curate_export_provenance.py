@@ -30,7 +30,7 @@ from curate.card import CARD_FILE, CRITERION_SETTING
 from curate.check import CheckOptions, check_images
 from curate.cli import cli
 from curate.dedup import DedupOptions, dedup_images
-from curate.export import ExportOptions, export_dataset
+from curate.export import EmptyExport, ExportOptions, export_dataset
 from curate.licenses import parse_license, parse_license_filter
 from model.data import load_export
 from synthset.export_format import METADATA, METADATA_FIELDS, SPLIT_FOLDERS
@@ -42,7 +42,7 @@ IMAGES = {
     0: ("commons", "cc-by-sa-4.0"),
     1: ("commons", "cc-by-sa-4.0"),
     2: ("commons", "cc-by-sa-3.0"),
-    3: ("openverse", "cc-by-2.0"),
+    3: ("openverse", "cc-by-2.0"),  # found with no synset
     4: ("openverse", "cc-by-4.0"),
     5: ("openverse", "cc0-1.0"),
     6: ("openverse", "pdm"),
@@ -86,7 +86,8 @@ def build_catalog(data_dir: Path):
     by_source: dict[str, list[FetchResult]] = {}
     for seed, (source, license) in IMAGES.items():
         by_source.setdefault(source, []).append(FetchResult(
-            f"http://{source}.example/{seed}.jpg", source, WNID, http_status=200,
+            f"http://{source}.example/{seed}.jpg", source, None if seed == 3 else WNID,
+            http_status=200,
             body=imagegen.jpeg(200, 150, seed=seed), provenance=_provenance(seed, license)))
     by_source["openverse"] += [
         FetchResult("http://openverse.example/noai1.jpg", "openverse", WNID, http_status=200,
@@ -198,6 +199,14 @@ def test_shorthands_and_exact_versions(mixed, tmp_path, value, dropped):
     export_dataset(catalog, "x", ExportOptions(out=tmp_path, workers=1, license=value))
     everything = {r["license"] for r in read_manifest(out / "all")}
     assert {r["license"] for r in read_manifest(tmp_path / "x")} == everything - dropped
+
+
+def test_a_filter_that_keeps_nothing_is_an_error_that_says_so(mixed, tmp_path):
+    catalog, _ = mixed
+    message = f"none of the {len(ACCEPTED)} images .* --license cc-by-nc-nd keeps"
+    with pytest.raises(EmptyExport, match=message):
+        export_dataset(catalog, "none", ExportOptions(out=tmp_path, license="cc-by-nc-nd"))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_license_ids_split_into_family_version_and_port():
@@ -378,7 +387,8 @@ def test_card_sources_runs_licences_and_splits_match_catalog_and_export(mixed):
     assert runs[2][3] == f"wnid={WNID}"
     synsets = {r["wnid"]: int(r["images exported"]) for r in tables["Sources"] if "wnid" in r}
     rows = read_manifest(out / "all")
-    assert synsets == {WNID: len(rows)}
+    assert synsets == dict(Counter(r["wnid"] or "(none)" for r in rows))
+    assert synsets == {WNID: len(rows) - 1, "(none)": 1}  # seed 3 was found with no synset
     licences = {r["licence"]: int(r["images"]) for r in tables["Licences"]}
     assert licences == dict(Counter(r["license"] or "unknown" for r in rows))
     credit = {r["licence"]: r["credit required"] for r in tables["Licences"]}
