@@ -89,3 +89,10 @@ DOWNLOADER_MIDDLEWARES |= {
     "crawler.middlewares.OptOutMiddleware": 580,  # final responses only (redirects are at 600)
     "crawler.middlewares.RetryAfterMiddleware": 950,  # next to the downloader (see its doc)
 }
+
+# --- Openverse (scrapy crawl openverse) ------------------------------------------------------
+OPENVERSE_API_URL = "https://api.openverse.org/v1/"  # root of the Openverse API (v1)
+# A registered client (docs.openverse.org/api/user/authentication.html) gets a token and
+# larger pages; empty: anonymous. The environment variables of the same names also work.
+OPENVERSE_CLIENT_ID = ""
+OPENVERSE_CLIENT_SECRET = ""

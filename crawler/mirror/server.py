@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from crawler.mirror.openverse import LOG_PATH as OPENVERSE_LOG
 from crawler.mirror.plan import Resource
 from crawler.mirror.site import Site
 from synthset.errors import SynthsetError
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 TEXT = "text/plain; charset=utf-8"
 WNID_LENGTH = 9  # "n" + 8 digits
+MAX_POST_BYTES = 64 * 1024  # a larger request body is refused (413)
 
 
 class MirrorServer(ThreadingHTTPServer):
@@ -69,6 +71,23 @@ class MirrorHandler(BaseHTTPRequestHandler):
         """Answer a HEAD (headers only)."""
         self._answer(send_body=False)
 
+    def do_POST(self) -> None:  # noqa: N802
+        """Answer a POST (only the Openverse token endpoint takes one)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_POST_BYTES:
+            self.close_connection = True
+            self._send(413, TEXT, b"request body too large\n", None, True)
+            return
+        body = self.rfile.read(length) if length > 0 else b""
+        parts = urlsplit(self.path)
+        try:
+            if parts.path.startswith("/v1/"):
+                self._openverse(parts.path, parts.query, body, send_body=True)
+            else:
+                self._send(405, TEXT, b"method not allowed\n", None, True)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         """Requests are logged at DEBUG only (stdout belongs to the base-URL line)."""
         log.debug("%s " + format, self.address_string(), *args)
@@ -78,6 +97,9 @@ class MirrorHandler(BaseHTTPRequestHandler):
         assert site is not None
         parts = urlsplit(self.path)
         try:
+            if parts.path.startswith("/v1/") or parts.path == OPENVERSE_LOG:
+                self._openverse(parts.path, parts.query, b"", send_body)
+                return
             if parts.path.startswith("/api/text/"):
                 status, ctype, body = self._api(
                     site, parts.path[len("/api/text/") :], parse_qs(parts.query)
@@ -91,6 +113,22 @@ class MirrorHandler(BaseHTTPRequestHandler):
             self._serve(site, parts.path, resource, send_body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _openverse(self, path: str, query: str, body: bytes, send_body: bool) -> None:
+        api = self.server.site.openverse
+        if path == OPENVERSE_LOG:
+            self._send(200, "application/json", api.log_bytes(), None, send_body)
+            return
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        status, extra, payload = api.answer(self.command, path, query, headers, body)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if send_body:
+            self.wfile.write(payload)
 
     def _serve(self, site: Site, path: str, resource: Resource, send_body: bool) -> None:
         delay = resource.hold_s + (site.options.latency_ms / 1000 if resource.image else 0.0)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from crawler.mirror import wordnet_tree
 from crawler.mirror.archives import Archives
 from crawler.mirror.failures import PLANTERS, plant_ok
+from crawler.mirror.openverse import OpenverseApi
 from crawler.mirror.pages import build_web
 from crawler.mirror.plan import Planner, Planted, Resource, planted
 
@@ -41,6 +42,7 @@ class Site:
         self._lay_out_imagenet()
         self.web = build_web(self.planner)
         self.archives = Archives(self.planner, options.seed)
+        self.openverse = OpenverseApi(self.planner, options.seed)
         self.planner.add("/robots.txt", _text(ROBOTS_TXT))
         self.planner.add("/fall11_urls.txt", _text(self._fall11()))
         self.planner.add(
@@ -178,6 +180,7 @@ class Site:
             "urls": [row.as_truth() for row in self.rows()],
             "pages": [{"url": url, "depth": depth} for url, depth in self.web.pages.items()],
             "archives": self.archives.truth(),
+            "openverse": self.openverse.truth(),
         }
 
     def truth_bytes(self) -> bytes:
