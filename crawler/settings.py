@@ -84,6 +84,7 @@ MAXLAG_WAIT = 5.0  # seconds a MediaWiki maxlag error waits when it names no Ret
 DOWNLOAD_SLOTS = {
     "commons-api": {"concurrency": 1},  # Wikimedia: one API request at a time
     "commons-media": {"concurrency": 2},  # upload.wikimedia.org: at most 2 in flight
+    "openverse-api": {"concurrency": 1, "delay": 1.0},  # Openverse: one search a second
 }
 DOWNLOADER_MIDDLEWARES |= {
     "crawler.middlewares.OptOutMiddleware": 580,  # final responses only (redirects are at 600)

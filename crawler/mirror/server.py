@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from crawler.mirror import commons
 from crawler.mirror.openverse import LOG_PATH as OPENVERSE_LOG
 from crawler.mirror.plan import Resource
 from crawler.mirror.site import Site
@@ -106,6 +107,9 @@ class MirrorHandler(BaseHTTPRequestHandler):
                 )
                 self._send(status, ctype, body, None, send_body)
                 return
+            if parts.path == commons.LOG_PATH or site.commons.role(parts.path):
+                self._commons(site, parts.path, parse_qs(parts.query), send_body)
+                return
             resource = site.planner.routes.get(parts.path)
             if resource is None:
                 self._send(404, TEXT, b"not found\n", None, send_body)
@@ -129,6 +133,24 @@ class MirrorHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if send_body:
             self.wfile.write(payload)
+
+    def _commons(
+        self, site: Site, path: str, query: dict[str, list[str]], send_body: bool
+    ) -> None:
+        """The Commons API and media host (counted and logged), or their request log."""
+        if path == commons.LOG_PATH:
+            if query.get("reset"):
+                site.commons.reset()
+            self._send(200, "application/json", site.commons.log_json(), None, send_body)
+            return
+        role = site.commons.role(path)
+        # in flight from arrival until the answer is handed over (the client may read it and
+        # send its next request before this thread would get to count a finished write)
+        with site.commons.request(role, self.path, self.headers.get("User-Agent", "")) as entry:
+            status, headers, body = site.commons.answer(role, path, query, entry.number)
+            entry.status = status
+        ctype = headers.pop("Content-Type")
+        self._send(status, ctype, body, None, send_body, headers)
 
     def _serve(self, site: Site, path: str, resource: Resource, send_body: bool) -> None:
         delay = resource.hold_s + (site.options.latency_ms / 1000 if resource.image else 0.0)
@@ -160,13 +182,16 @@ class MirrorHandler(BaseHTTPRequestHandler):
         return 200, TEXT, answer(wnid)
 
     def _send(
-        self, status: int, ctype: str, body: bytes, location: str | None, send_body: bool
+        self, status: int, ctype: str, body: bytes, location: str | None, send_body: bool,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         if location:
             self.send_header("Location", location)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         if send_body and body:
             self.wfile.write(body)

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 from crawler.mirror import wordnet_tree
 from crawler.mirror.archives import Archives
+from crawler.mirror.commons import CommonsSite
 from crawler.mirror.failures import PLANTERS, plant_ok
 from crawler.mirror.openverse import OpenverseApi
 from crawler.mirror.pages import build_web
 from crawler.mirror.plan import Planner, Planted, Resource, planted
 
-ROBOTS_TXT = b"User-agent: *\nDisallow: /private/\n"
+# /w/ as on Wikimedia: the Commons API's path, closed to crawlers (the API is exempt by etiquette)
+ROBOTS_TXT = b"User-agent: *\nDisallow: /private/\nDisallow: /w/\n"
 PNG_SHARE = 10  # one plain cake in PNG_SHARE is a PNG, the rest JPEG
 
 
@@ -43,6 +45,7 @@ class Site:
         self.web = build_web(self.planner)
         self.archives = Archives(self.planner, options.seed)
         self.openverse = OpenverseApi(self.planner, options.seed)
+        self.commons = CommonsSite(base_url, options.seed)
         self.planner.add("/robots.txt", _text(ROBOTS_TXT))
         self.planner.add("/fall11_urls.txt", _text(self._fall11()))
         self.planner.add(
@@ -181,6 +184,7 @@ class Site:
             "pages": [{"url": url, "depth": depth} for url, depth in self.web.pages.items()],
             "archives": self.archives.truth(),
             "openverse": self.openverse.truth(),
+            "commons": self.commons.truth(),
         }
 
     def truth_bytes(self) -> bytes:

@@ -82,14 +82,12 @@ class OpenverseSpider(ImageSpider):
 
     Anonymous by default (20 results a page); with OPENVERSE_CLIENT_ID and
     OPENVERSE_CLIENT_SECRET it first trades them for a bearer token. API requests go
-    one at a time, a second apart (slot ``openverse-api``; the RetryAfterMiddleware holds
-    them after a 429). Each image is recorded with its licence, creator and landing page.
+    one at a time, a second apart (download slot ``openverse-api`` in DOWNLOAD_SLOTS; the
+    RetryAfterMiddleware holds them after a 429 for its Retry-After). Each image is
+    recorded with its licence, creator and landing page.
     """
 
     name = "openverse"
-    custom_settings = {
-        "DOWNLOAD_SLOTS": {API_SLOT: {"concurrency": 1, "delay": 1.0}},
-    }
 
     @classmethod
     def parse_args(
