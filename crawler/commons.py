@@ -98,19 +98,29 @@ def api_url(api: str, params: Mapping[str, str]) -> str:
 class _TextAndLinks(HTMLParser):
     """Collects the text of an HTML fragment and the targets of its links."""
 
+    HIDDEN = frozenset({"script", "style"})  # their content is no text
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.text: list[str] = []
         self.links: list[str] = []
+        self._hidden = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
             self.links.extend(value for name, value in attrs if name == "href" and value)
         elif tag in ("br", "p", "div", "li"):
             self.text.append(" ")
+        elif tag in self.HIDDEN:
+            self._hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.HIDDEN and self._hidden:
+            self._hidden -= 1
 
     def handle_data(self, data: str) -> None:
-        self.text.append(data)
+        if not self._hidden:
+            self.text.append(data)
 
 
 def plain_text(fragment: str | None) -> str | None:
