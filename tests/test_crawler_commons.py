@@ -359,3 +359,11 @@ def test_sha1_of_served_original_differs_only_for_the_planted_file(wiki, world) 
                 body = response.read()
         same = hashlib.sha1(body).hexdigest() == sha1  # noqa: S324
         assert same == (kinds[url] != "sha1_mismatch"), url
+
+
+def test_in_flight_count_sees_a_looser_crawler(wiki, tmp_path) -> None:
+    """The control for the etiquette checks: with 4 media slots the mirror counts more than 2."""
+    slots = '{"commons-api": {"concurrency": 1}, "commons-media": {"concurrency": 4}}'
+    log = crawl_commons(wiki, tmp_path / "data", f"category={ROOT}", DOWNLOAD_SLOTS=slots)
+    assert log["max_in_flight"]["api"] == 1
+    assert log["max_in_flight"]["media"] > 2
