@@ -28,6 +28,8 @@ SCHEME = "imagenet-archive"  # the identifier scheme of archive members (never f
 _SYNSET_TAR = re.compile(r"^(n\d{8})\.tar$")
 _IMAGE = re.compile(r"^(n\d{8})_(\d+)\.(?:JPEG|jpeg|jpg|JPG)$")
 
+READ_BYTES = 1 << 20  # tarfile's stream buffer: its 10 KiB default makes a nested tar inside
+# a gzip stream slow (each small read re-copies what one compressed block expanded to)
 Skipped = Callable[[str, str], None]  # (member name, reason): called once per member skipped
 
 
@@ -91,7 +93,9 @@ def iter_archive(
     :raises ArchiveUnreadable: if ``path`` is no tar, or is cut short.
     """
     try:
-        with open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r|*") as outer:
+        with open(path, "rb") as raw, tarfile.open(
+            fileobj=raw, mode="r|*", bufsize=READ_BYTES
+        ) as outer:
             yield from _members(outer, set(wnids), max_bytes, skipped, inner_of=None)
     except (tarfile.TarError, EOFError, OSError) as error:
         raise ArchiveUnreadable(
@@ -151,7 +155,7 @@ def _synset_tar(
     """The wanted images of the synset tar ``member`` of a release, read as a stream."""
     handle = archive.extractfile(member)
     assert handle is not None  # a regular file always has a reader
-    with tarfile.open(fileobj=handle, mode="r|") as inner:
+    with tarfile.open(fileobj=handle, mode="r|", bufsize=READ_BYTES) as inner:
         yield from _members(inner, wnids, max_bytes, skipped, inner_of=member.name)
 
 
