@@ -205,7 +205,8 @@ def harvest_sources_of_today(data: Path, base_url: str, downloads: Path) -> None
     crawl("commons", data, base_url, "category=Ice cream cakes", "depth=2", "limit=20",
           "wnid=n07631926", CONTACT="demo@example.org", COMMONS_API_URL=base_url + "w/api.php")
     crawl("openverse", data, base_url, "q=ice cream cake", "limit=40", "wnid=n07631926",
-          OPENVERSE_API_URL=base_url + "v1/")
+          OPENVERSE_API_URL=base_url + "v1/",  # searches one at a time, without the second apart
+          DOWNLOAD_SLOTS=json.dumps({"openverse-api": {"concurrency": 1}}))
 
 
 def write_ground_truth_decisions(truth: dict, data: Path, csv_path: Path) -> int:
