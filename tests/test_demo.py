@@ -33,7 +33,7 @@ def run_demo(out: Path) -> dict:
     return json.loads((out / "summary.json").read_text())
 
 
-@pytest.mark.timeout(600)  # two demo runs, each harvesting from six sources
+@pytest.mark.timeout(600)  # two demo runs, each with five crawls
 def test_quick_demo_runs_every_stage_and_resumes(tmp_path):
     out = tmp_path / "demo"
     first = run_demo(out)

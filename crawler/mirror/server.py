@@ -119,20 +119,14 @@ class MirrorHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _openverse(self, path: str, query: str, body: bytes, send_body: bool) -> None:
+        """The Openverse API stand-in (GET searches, POST tokens), or its request log."""
         api = self.server.site.openverse
         if path == OPENVERSE_LOG:
             self._send(200, "application/json", api.log_bytes(), None, send_body)
             return
         headers = {name.lower(): value for name, value in self.headers.items()}
         status, extra, payload = api.answer(self.command, path, query, headers, body)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if send_body:
-            self.wfile.write(payload)
+        self._send(status, "application/json", payload, None, send_body, extra)
 
     def _commons(
         self, site: Site, path: str, query: dict[str, list[str]], send_body: bool

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Self
@@ -232,10 +233,7 @@ class OpenverseSpider(ImageSpider):
         if self.limit is not None:
             wanted = wanted[: max(0, self.limit - self.listed)]
         self.listed += len(wanted)
-        sources: dict[str, int] = {}
-        for image in wanted:
-            sources[image.source or "unknown"] = sources.get(image.source or "unknown", 0) + 1
-        for name, count in sources.items():
+        for name, count in Counter(image.source or "unknown" for image in wanted).items():
             self.crawler.stats.inc_value(f"synthset/openverse_source/{name}", count)
         yield from self.image_requests(
             DiscoveredUrl(image.url, "openverse", self.wnid, found_on=image.detail_url,
@@ -252,9 +250,11 @@ class OpenverseSpider(ImageSpider):
             logger.warning(
                 "Openverse: reached the API's cap for this query after %(n)d results "
                 "(%(last)d pages of %(size)d); to get more, narrow the query (more words, "
-                "-a license=, -a license_type=, -a source=) or register a client and set "
-                "OPENVERSE_CLIENT_ID and OPENVERSE_CLIENT_SECRET",
-                {"n": self.listed, "last": page - 1, "size": self.page_size},
+                "-a license=, -a license_type=, -a source=)%(or_register)s",
+                {"n": self.listed, "last": page - 1, "size": self.page_size,
+                 "or_register": "" if self.token else (
+                     " or register a client and set OPENVERSE_CLIENT_ID and "
+                     "OPENVERSE_CLIENT_SECRET")},
             )
             self.crawler.stats.set_value("synthset/openverse_cap_reached", page - 1)
             return
