@@ -195,15 +195,16 @@ class RetryAfterMiddleware:
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
         """Pause the slot a 429/503/maxlag answer came from; retry a maxlag error."""
-        self._release(request)
         maxlag = response.headers.get(self.MAXLAG_HEADER, b"").strip() == b"maxlag"
         if response.status not in self.PAUSE_STATUSES and not maxlag:
+            self._release(request)
             return response
         wait = retry_after_seconds(response.headers.get(b"Retry-After"))
         if wait is None and maxlag:
             wait = self.maxlag_wait
         if wait is not None:
             self.pause(self._slot(request), wait, "maxlag" if maxlag else f"HTTP {response.status}")
+        self._release(request)  # after the pause: a waiting request may resume right here
         tries = request.meta.get("maxlag_retries", 0)
         if maxlag and tries < self.max_retries:
             retry = request.copy()

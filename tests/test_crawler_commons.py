@@ -25,6 +25,7 @@ from test_crawler_harvest import REPO, TEST_SETTINGS, assert_store_is_clean, cra
 from catalog import CATALOG_FILE, open_catalog
 from catalog.harvest import count_urls, pending_urls
 from crawler import commons, licenses
+from crawler.middlewares import retry_after_seconds
 from crawler.spiders.commons import CommonsSpider, parse_width
 from curate.cli import cli
 from synthset.errors import SynthsetError
@@ -120,24 +121,39 @@ def media_paths(log: dict[str, Any]) -> list[str]:
     return [r["path"] for r in log["requests"] if r["role"] == "media"]
 
 
+# Requests of a role that may start just after a refusal was answered: those another answer
+# in flight let out before the refusal reached the crawler (with two media slots, one).
+LET_OUT_BEFORE = {"api": 0, "media": 1}
+
+
+def refusals(log: dict[str, Any], world: dict[str, Any]) -> list[tuple[dict, int, bool]]:
+    """Each 429 or maxlag answer, the requests of its role that started within its Retry-After,
+    and whether a request of its role started after that."""
+    rules, wait = world["rules"], world["retry_after_s"]
+    refused = [r for r in log["requests"] if r["status"] == 429
+               or (r["role"], r["number"]) == ("api", rules["maxlag_at"])]
+    found = []
+    for refusal in refused:
+        starts = [r["start"] - refusal["end"] for r in log["requests"]
+                  if r["role"] == refusal["role"] and r["start"] > refusal["end"]]
+        found.append((refusal, sum(s < wait for s in starts), any(s >= wait for s in starts)))
+    return found
+
+
 def assert_polite(log: dict[str, Any], world: dict[str, Any]) -> None:
     """Wikimedia's rules, from the mirror's side: in flight, Retry-After, widths, UA."""
     assert log["max_in_flight"]["api"] == 1
     assert log["max_in_flight"]["media"] <= 2
     for request in log["requests"]:
         assert CONTACT in request["user_agent"] and "synthset/" in request["user_agent"]
-    rules, wait = world["rules"], world["retry_after_s"]
-    refusals = [r for r in log["requests"] if r["status"] == 429
-                or (r["role"] == "api" and r["number"] == rules["maxlag_at"])]
-    assert {(r["role"], r["number"]) for r in refusals} >= {
+    rules = world["rules"]
+    found = refusals(log, world)
+    assert {(r["role"], r["number"]) for r, _, _ in found} >= {
         ("api", rules["maxlag_at"]), ("api", rules["api_burst_at"]),
         ("media", rules["media_burst_at"]),
     }
-    for refused in refusals:
-        later = [r["start"] for r in log["requests"]
-                 if r["role"] == refused["role"] and r["start"] > refused["end"]]
-        assert later, refused
-        assert min(later) - refused["end"] >= wait, refused  # the next one waited Retry-After
+    for refusal, too_soon, waited in found:
+        assert too_soon <= LET_OUT_BEFORE[refusal["role"]] and waited, refusal
     for path in media_paths(log):
         if "/thumb/" in path:
             width = int(path.rsplit("/", 1)[1].split("px-", 1)[0])
@@ -302,6 +318,14 @@ def test_widths_round_up_to_standard_steps() -> None:
     assert commons.category_title("category:ice_cream  cakes") == ROOT
 
 
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    now = 1_700_000_000.0
+    assert retry_after_seconds(b"120") == 120.0
+    assert retry_after_seconds("Tue, 14 Nov 2023 22:13:50 GMT", now=now) == 30.0
+    assert retry_after_seconds("Tue, 14 Nov 2023 22:13:00 GMT", now=now) == 0.0  # past
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
 def test_artist_html_becomes_text_and_link() -> None:
     html = ('<bdi><a rel="nofollow" href="//commons.wikimedia.org/wiki/User:A">A &amp; '
             "B&#39;s</a><br/>\n<i>Vienna</i></bdi><script>alert(1)</script>")
@@ -367,3 +391,25 @@ def test_in_flight_count_sees_a_looser_crawler(wiki, tmp_path) -> None:
     log = crawl_commons(wiki, tmp_path / "data", f"category={ROOT}", DOWNLOAD_SLOTS=slots)
     assert log["max_in_flight"]["api"] == 1
     assert log["max_in_flight"]["media"] > 2
+
+
+def test_retry_after_check_sees_a_crawler_that_ignores_it(wiki, world, tmp_path) -> None:
+    """The control for the Retry-After checks: without RetryAfterMiddleware they fail
+    (and the maxlag error, no longer retried, ends the crawl as one Error: line)."""
+    from crawler import settings as defaults
+
+    middlewares = {**defaults.DOWNLOADER_MIDDLEWARES,
+                   "crawler.middlewares.RetryAfterMiddleware": None}
+    settings = {**TEST_SETTINGS, **COMMONS_SETTINGS, "SYNTHSET_DATA": str(tmp_path / "data"),
+                "CONTACT": CONTACT, "COMMONS_API_URL": wiki.url("w/api.php"),
+                "DOWNLOADER_MIDDLEWARES": json.dumps(middlewares)}
+    command = [sys.executable, "-m", "scrapy", "crawl", "commons", "-a", f"category={ROOT}"]
+    for name, value in settings.items():
+        command += ["-s", f"{name}={value}"]
+    request_log(wiki, reset=True)
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    log = request_log(wiki)
+    assert done.returncode == 1 and "Error: the Commons API" in done.stderr
+    assert "maxlag" in done.stderr.splitlines()[-1]
+    assert any(too_soon > LET_OUT_BEFORE[refusal["role"]]
+               for refusal, too_soon, _ in refusals(log, world))

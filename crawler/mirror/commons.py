@@ -20,11 +20,12 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
+import numpy as np
 from PIL import Image
 
 from crawler.mirror import encoding
@@ -163,8 +164,6 @@ class CommonsSite:
     _counts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        import numpy as np
-
         rng = np.random.default_rng(self.seed + SEED_OFFSET)
         for n in range(FILES):
             kind, tag = SPECIAL.get(n, ("ok", None))
@@ -217,11 +216,11 @@ class CommonsSite:
         image = picture(spec.cake)
         return encoding.png(image) if spec.ext == "png" else encoding.jpeg(image, quality=90)
 
-    def _cached(self, key: str, render: object) -> bytes:
+    def _cached(self, key: str, render: Callable[[], bytes]) -> bytes:
         with self._lock:
             body = self._bodies.get(key)
         if body is None:
-            body = render()  # type: ignore[operator]
+            body = render()
             with self._lock:
                 self._bodies[key] = body
         return body
