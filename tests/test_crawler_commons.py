@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from urllib.robotparser import RobotFileParser
 
 import pytest
 from click.testing import CliRunner
@@ -195,9 +196,15 @@ def test_walk_visits_each_category_and_file_once(deep_walk, world) -> None:
     assert fetched and set(fetched.values()) == {1}  # the file in two categories too
 
 
-def test_wikimedia_etiquette_holds(deep_walk, world) -> None:
+def test_wikimedia_etiquette_holds(wiki, deep_walk, world) -> None:
     _, log = deep_walk
     assert_polite(log, world)
+    robots = RobotFileParser()
+    with urllib.request.urlopen(wiki.url("robots.txt"), timeout=30) as response:
+        robots.parse(response.read().decode().splitlines())
+    assert not robots.can_fetch("synthset", world["api_url"])  # /w/ is closed, as on Wikimedia
+    assert robots.can_fetch("synthset", world["files"][0]["original_url"])
+    assert any(r["role"] == "api" and r["status"] == 200 for r in log["requests"])  # exempt
 
 
 def test_licences_counted_by_curate_stats(deep_walk, world) -> None:
