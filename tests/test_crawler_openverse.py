@@ -187,6 +187,17 @@ def test_wrong_credentials_are_one_error_line(
     assert "Openverse refused the client credentials (HTTP 401" in error
 
 
+@pytest.mark.parametrize(("api", "message"), [
+    ("http://127.0.0.1:1/v1/", "the Openverse API failed (refused: http://127.0.0.1:1/v1/images/"),
+    ("web/", "the Openverse API failed (HTTP 404 from "),
+], ids=["refused", "not-the-api"])
+def test_an_api_that_fails_is_one_error_line(mirror: Mirror, tmp_path: Path, api: str,
+                                             message: str) -> None:
+    url = api if api.startswith("http") else mirror.url(api)
+    error = run_failing(mirror, tmp_path / "data", "q=cake", OPENVERSE_API_URL=url)
+    assert message in error and "after listing 0 images" in error
+
+
 @pytest.mark.parametrize(("args", "settings", "message"), [
     (("q=cake", "license=by-xx"), {}, "-a license='by-xx' is not one the API knows"),
     (("q=cake", "license_type=cheap"), {}, "-a license_type='cheap' is not one the API knows"),
