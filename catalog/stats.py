@@ -1,4 +1,4 @@
-"""Counting queries behind ``curate stats``: statuses, sources, synsets, duplicates, reviews."""
+"""Counting queries behind ``curate stats``: statuses, sources, licences, synsets, reviews."""
 
 from __future__ import annotations
 
@@ -70,6 +70,11 @@ def _group_counts(catalog: Catalog, column: str, words: str) -> list[GroupCounts
 def source_counts(catalog: Catalog) -> list[GroupCounts]:
     """Counts per URL source (imagenet, web, local)."""
     return _group_counts(catalog, "source", "NULL")
+
+
+def license_counts(catalog: Catalog) -> list[GroupCounts]:
+    """Counts per licence id (key None for URLs whose source names no licence)."""
+    return _group_counts(catalog, "license", "NULL")
 
 
 def synset_counts(catalog: Catalog) -> list[GroupCounts]:

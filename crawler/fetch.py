@@ -24,11 +24,13 @@ from twisted.web.client import ResponseFailed
 
 from catalog.harvest import DiscoveredUrl
 from crawler.items import FetchedImage
+from crawler.optout import OptedOut
 from crawler.urlsafety import RefusedScheme
 
 # Exception class -> urls.error token, first match wins (subclasses before their bases).
 # Tokens are the fixed vocabulary of docs/mirror.md.
 ERROR_TOKENS: tuple[tuple[type[BaseException], str], ...] = (
+    (OptedOut, "opted_out"),  # X-Robots-Tag: noai (an IgnoreRequest that is no robots.txt)
     (UnsupportedURLSchemeError, "bad_scheme"),
     (NotSupported, "bad_scheme"),  # no download handler for the scheme (e.g. a redirect to file:)
     (DownloadConnectionRefusedError, "refused"),
@@ -62,11 +64,11 @@ def error_token(exception: BaseException) -> str:
                 return inner
     if isinstance(exception, RefusedScheme):
         return exception.token
-    if isinstance(exception, IgnoreRequest):
-        return "robots" if ROBOTS_MESSAGE in str(exception) else "other"
     for cls, token in ERROR_TOKENS:
         if isinstance(exception, cls):
             return token
+    if isinstance(exception, IgnoreRequest):
+        return "robots" if ROBOTS_MESSAGE in str(exception) else "other"
     return "other"
 
 

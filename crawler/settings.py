@@ -4,6 +4,8 @@ Every component reads these through ``from_crawler``; override any of them per r
 with ``scrapy crawl ... -s NAME=VALUE``. Keep related settings grouped, with units.
 """
 
+import os
+
 from synthset import __version__
 from synthset.paths import default_data_dir
 
@@ -69,3 +71,29 @@ ITEM_PIPELINES = {"crawler.pipelines.CatalogPipeline": 300}
 CONCURRENT_ITEMS = 16
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False
+
+# --- Sources of today: Wikimedia Commons; etiquette and opt-outs -------------------------------
+# Who to contact about this crawl (email or URL): Wikimedia's User-Agent policy asks for one and
+# `scrapy crawl commons` refuses to start without it. -s CONTACT=... or SYNTHSET_CONTACT.
+CONTACT = os.environ.get("SYNTHSET_CONTACT", "")
+COMMONS_API_URL = "https://commons.wikimedia.org/w/api.php"  # the MediaWiki Action API
+OPTOUT_DIRECTIVES = ["noai", "noimageai"]  # X-Robots-Tag directives that opt a response out
+RETRY_AFTER_MAX = 120.0  # seconds: the longest pause a Retry-After header can impose
+MAXLAG_WAIT = 5.0  # seconds a MediaWiki maxlag error waits when it names no Retry-After
+# Slots named in requests' meta["download_slot"]; RetryAfterMiddleware keeps to the concurrency.
+DOWNLOAD_SLOTS = {
+    "commons-api": {"concurrency": 1},  # Wikimedia: one API request at a time
+    "commons-media": {"concurrency": 2},  # upload.wikimedia.org: at most 2 in flight
+    "openverse-api": {"concurrency": 1, "delay": 1.0},  # Openverse: one search a second
+}
+DOWNLOADER_MIDDLEWARES |= {
+    "crawler.middlewares.OptOutMiddleware": 580,  # final responses only (redirects are at 600)
+    "crawler.middlewares.RetryAfterMiddleware": 950,  # next to the downloader (see its doc)
+}
+
+# --- Openverse (scrapy crawl openverse) ------------------------------------------------------
+OPENVERSE_API_URL = "https://api.openverse.org/v1/"  # root of the Openverse API (v1)
+# A registered client (docs.openverse.org/api/user/authentication.html) gets a token and
+# larger pages; empty: anonymous. The environment variables of the same names also work.
+OPENVERSE_CLIENT_ID = ""
+OPENVERSE_CLIENT_SECRET = ""

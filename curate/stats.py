@@ -9,6 +9,7 @@ from catalog.stats import (
     GroupCounts,
     duplicate_counts,
     image_status_counts,
+    license_counts,
     review_counts,
     source_counts,
     synset_counts,
@@ -18,6 +19,7 @@ from curate.check import STATUSES
 
 FORMAT_VERSION = 1
 NO_SYNSET = "none"  # the key for URLs of no synset
+NO_LICENSE = "unknown"  # the key for URLs whose source names no licence
 
 
 def _group(counts: GroupCounts) -> dict[str, Any]:
@@ -35,9 +37,10 @@ def collect_stats(catalog: Catalog) -> dict[str, Any]:
 
     Keys: ``format_version``, ``catalog``, ``statuses`` (every status of the fixed
     vocabulary plus ``unchecked``: images per status, and URLs judged ``dead``), ``urls``,
-    ``images``, ``sources`` and ``synsets`` (per key: urls, fetched, dead, images, ok;
-    synsets also ``words``), ``duplicates`` (``removed``, ``kept_for``) and ``review``
-    (``reviewable``, ``accepted``, ``rejected``, ``skipped``, ``undecided``).
+    ``images``, ``sources``, ``licenses`` (by licence id, ``unknown`` when none was said) and
+    ``synsets`` (per key: urls, fetched, dead, images, ok; synsets also ``words``),
+    ``duplicates`` (``removed``, ``kept_for``) and ``review`` (``reviewable``, ``accepted``,
+    ``rejected``, ``skipped``, ``undecided``).
     """
     images = image_status_counts(catalog)
     urls = url_counts(catalog)
@@ -57,6 +60,7 @@ def collect_stats(catalog: Catalog) -> dict[str, Any]:
             "checked": sum(images.values()) - images.get(None, 0),
         },
         "sources": {row.key: _group(row) for row in source_counts(catalog)},
+        "licenses": {row.key or NO_LICENSE: _group(row) for row in license_counts(catalog)},
         "synsets": synsets,
         "duplicates": duplicate_counts(catalog),
         "review": review_counts(catalog),

@@ -2,7 +2,9 @@
 
 ``python -m synthset.demo --out demo`` (``make demo``) runs every stage as the
 real command a user would type, against the offline mirror on 127.0.0.1, and
-prints one summary table. Every stage is idempotent, so a rerun resumes.
+prints one summary table. It harvests from each source: the ImageNet text API and
+an ImageNet-21k synset tar, web pages, Wikimedia Commons and Openverse. Every stage
+is idempotent, so a rerun resumes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,12 +177,36 @@ def run(*args: str | Path | int, capture: bool = False) -> str:
     return stdout if capture else ""
 
 
-def crawl(spider: str, data: Path, base_url: str, *spider_args: str) -> None:
-    """``scrapy crawl SPIDER`` into ``data`` against the mirror."""
-    settings = {**LOCAL_CRAWL_SETTINGS, "SYNTHSET_DATA": str(data), "IMAGENET_API_URL": base_url}
+def crawl(spider: str, data: Path, base_url: str, *spider_args: str, **extra: str) -> None:
+    """``scrapy crawl SPIDER`` into ``data`` against the mirror (``extra``: more settings)."""
+    settings = {**LOCAL_CRAWL_SETTINGS, "SYNTHSET_DATA": str(data), "IMAGENET_API_URL": base_url,
+                **extra}
     flags = [f for key, value in settings.items() for f in ("-s", f"{key}={value}")]
     args = [f for arg in spider_args for f in ("-a", arg)]
     run(sys.executable, "-m", "scrapy", "crawl", spider, *args, *flags)
+
+
+def download(url: str, path: Path) -> Path:
+    """Save ``url`` (the mirror's) at ``path`` once; a rerun keeps the file it has."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        console.print(f"[bold cyan]$[/] curl -o {path} {url}", highlight=False)
+        partial = path.with_name(path.name + ".part")
+        with urllib.request.urlopen(url, timeout=60) as response, partial.open("wb") as handle:
+            handle.write(response.read())
+        partial.replace(path)
+    return path
+
+
+def harvest_sources_of_today(data: Path, base_url: str, downloads: Path) -> None:
+    """The sources a researcher can use today: an ImageNet-21k tar, Commons, Openverse."""
+    archive = download(base_url + "archives/n07631926.tar", downloads / "n07631926.tar")
+    crawl("imagenet_synset", data, base_url, "wnid=n07631926", f"archive={archive}")
+    crawl("commons", data, base_url, "category=Ice cream cakes", "depth=2", "limit=20",
+          "wnid=n07631926", CONTACT="demo@example.org", COMMONS_API_URL=base_url + "w/api.php")
+    crawl("openverse", data, base_url, "q=ice cream cake", "limit=40", "wnid=n07631926",
+          OPENVERSE_API_URL=base_url + "v1/",  # searches one at a time, without the second apart
+          DOWNLOAD_SLOTS=json.dumps({"openverse-api": {"concurrency": 1}}))
 
 
 def write_ground_truth_decisions(truth: dict, data: Path, csv_path: Path) -> int:
@@ -218,6 +245,9 @@ def summary_rows(
     statuses = stats["statuses"]
     return [
         ("URLs found", stats["urls"]["total"]),
+        *((f"URLs from {source}", counts["urls"]) for source, counts in stats["sources"].items()),
+        *((f"images under licence {licence}", counts["images"])
+          for licence, counts in stats["licenses"].items()),
         ("dead", statuses["dead"]),
         ("empty", statuses["empty"]),
         ("corrupt", statuses["corrupt"]),
@@ -253,6 +283,7 @@ def main(out: Path, quick: bool) -> None:
         console.rule(f"offline mirror at {mirror.base_url}")
         crawl("imagenet_synset", data, mirror.base_url, "synset=ice-cream cake")
         crawl("web_images", data, mirror.base_url, f"start_urls={mirror.base_url}web/index.html")
+        harvest_sources_of_today(data, mirror.base_url, out / "downloads")
         truth = mirror.truth()
     finally:
         mirror.stop()

@@ -65,7 +65,7 @@ def error_line(done: subprocess.CompletedProcess) -> str:
          "Error: -a hyponyms='maybe': expected 1 or 0"),
         ("imagenet_synset", ["wnid=n07631926", "limt=5"],
          "Error: -a limt='5': imagenet_synset has no such argument; "
-         "use wnid, synset, hyponyms, urls_file, limit, refetch"),
+         "use wnid, synset, hyponyms, urls_file, archive, limit, refetch"),
         ("web_images", ["start_urls=notaurl"],
          "Error: start page 'notaurl' is not an http(s) URL; give e.g. https://example.org/"),
         ("web_images", ["start_urls=file:///etc/"],
@@ -81,8 +81,8 @@ def error_line(done: subprocess.CompletedProcess) -> str:
         ("web_images", ["start_urls=http://a.example/", "wnid=cake"],
          "Error: -a wnid='cake': a wnid is n + 8 digits, e.g. n07631926"),
         ("nosuch", [],
-         "Error: no spider named 'nosuch'; this project has: imagenet_synset, web_images "
-         "(see `scrapy list`)"),
+         "Error: no spider named 'nosuch'; this project has: commons, imagenet_synset, "
+         "openverse, web_images (see `scrapy list`)"),
     ],
 )
 def test_bad_arguments_are_refused_before_the_crawl(
@@ -105,11 +105,11 @@ def test_page_list_that_is_empty_or_not_text_is_refused(tmp_path: Path) -> None:
     assert line.startswith(f"Error: -a urls_file='{binary}': cannot be read as UTF-8 text (")
 
 
-def test_scrapy_list_still_shows_both_spiders() -> None:
+def test_scrapy_list_shows_every_spider() -> None:
     done = subprocess.run([sys.executable, "-m", "scrapy", "list"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["imagenet_synset", "web_images"]
+    assert done.stdout.split() == ["commons", "imagenet_synset", "openverse", "web_images"]
 
 
 # --- failures that only the crawl itself can find --------------------------------------------

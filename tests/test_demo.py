@@ -33,6 +33,7 @@ def run_demo(out: Path) -> dict:
     return json.loads((out / "summary.json").read_text())
 
 
+@pytest.mark.timeout(600)  # two demo runs, each with five crawls
 def test_quick_demo_runs_every_stage_and_resumes(tmp_path):
     out = tmp_path / "demo"
     first = run_demo(out)
@@ -44,6 +45,10 @@ def test_quick_demo_runs_every_stage_and_resumes(tmp_path):
     assert first["accepted"] == first["exported"]
     for failure in ("dead", "empty", "corrupt", "placeholders", "duplicates"):
         assert first[failure] > 0, failure  # the mirror plants each of them
+    for source in ("imagenet", "web", "commons", "openverse"):
+        assert first[f"URLs from {source}"] > 0, source  # harvested from every source
+    licensed = [label for label in first if label.startswith("images under licence cc")]
+    assert len(licensed) >= 3, licensed  # images per licence in the summary
     assert first["epochs"] >= 1
     port = json.loads((out / "state.json").read_text())["port"]
     assert port_is_free(port), "the demo left its mirror running"

@@ -8,6 +8,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from crawler.mirror import commons
+from crawler.mirror.openverse import LOG_PATH as OPENVERSE_LOG
 from crawler.mirror.plan import Resource
 from crawler.mirror.site import Site
 from synthset.errors import SynthsetError
@@ -17,6 +19,7 @@ log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 TEXT = "text/plain; charset=utf-8"
 WNID_LENGTH = 9  # "n" + 8 digits
+MAX_POST_BYTES = 64 * 1024  # a larger request body is refused (413)
 
 
 class MirrorServer(ThreadingHTTPServer):
@@ -69,6 +72,23 @@ class MirrorHandler(BaseHTTPRequestHandler):
         """Answer a HEAD (headers only)."""
         self._answer(send_body=False)
 
+    def do_POST(self) -> None:  # noqa: N802
+        """Answer a POST (only the Openverse token endpoint takes one)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_POST_BYTES:
+            self.close_connection = True
+            self._send(413, TEXT, b"request body too large\n", None, True)
+            return
+        body = self.rfile.read(length) if length > 0 else b""
+        parts = urlsplit(self.path)
+        try:
+            if parts.path.startswith("/v1/"):
+                self._openverse(parts.path, parts.query, body, send_body=True)
+            else:
+                self._send(405, TEXT, b"method not allowed\n", None, True)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         """Requests are logged at DEBUG only (stdout belongs to the base-URL line)."""
         log.debug("%s " + format, self.address_string(), *args)
@@ -78,11 +98,17 @@ class MirrorHandler(BaseHTTPRequestHandler):
         assert site is not None
         parts = urlsplit(self.path)
         try:
+            if parts.path.startswith("/v1/") or parts.path == OPENVERSE_LOG:
+                self._openverse(parts.path, parts.query, b"", send_body)
+                return
             if parts.path.startswith("/api/text/"):
                 status, ctype, body = self._api(
                     site, parts.path[len("/api/text/") :], parse_qs(parts.query)
                 )
                 self._send(status, ctype, body, None, send_body)
+                return
+            if parts.path == commons.LOG_PATH or site.commons.role(parts.path):
+                self._commons(site, parts.path, parse_qs(parts.query), send_body)
                 return
             resource = site.planner.routes.get(parts.path)
             if resource is None:
@@ -91,6 +117,34 @@ class MirrorHandler(BaseHTTPRequestHandler):
             self._serve(site, parts.path, resource, send_body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _openverse(self, path: str, query: str, body: bytes, send_body: bool) -> None:
+        """The Openverse API stand-in (GET searches, POST tokens), or its request log."""
+        api = self.server.site.openverse
+        if path == OPENVERSE_LOG:
+            self._send(200, "application/json", api.log_bytes(), None, send_body)
+            return
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        status, extra, payload = api.answer(self.command, path, query, headers, body)
+        self._send(status, "application/json", payload, None, send_body, extra)
+
+    def _commons(
+        self, site: Site, path: str, query: dict[str, list[str]], send_body: bool
+    ) -> None:
+        """The Commons API and media host (counted and logged), or their request log."""
+        if path == commons.LOG_PATH:
+            if query.get("reset"):
+                site.commons.reset()
+            self._send(200, "application/json", site.commons.log_json(), None, send_body)
+            return
+        role = site.commons.role(path)
+        # in flight from arrival until the answer is handed over (the client may read it and
+        # send its next request before this thread would get to count a finished write)
+        with site.commons.request(role, self.path, self.headers.get("User-Agent", "")) as entry:
+            status, headers, body = site.commons.answer(role, path, query, entry.number)
+            entry.status = status
+        ctype = headers.pop("Content-Type")
+        self._send(status, ctype, body, None, send_body, headers)
 
     def _serve(self, site: Site, path: str, resource: Resource, send_body: bool) -> None:
         delay = resource.hold_s + (site.options.latency_ms / 1000 if resource.image else 0.0)
@@ -122,13 +176,16 @@ class MirrorHandler(BaseHTTPRequestHandler):
         return 200, TEXT, answer(wnid)
 
     def _send(
-        self, status: int, ctype: str, body: bytes, location: str | None, send_body: bool
+        self, status: int, ctype: str, body: bytes, location: str | None, send_body: bool,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         if location:
             self.send_header("Location", location)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         if send_body and body:
             self.wfile.write(body)

@@ -6,11 +6,15 @@ import json
 from dataclasses import dataclass
 
 from crawler.mirror import wordnet_tree
+from crawler.mirror.archives import Archives
+from crawler.mirror.commons import CommonsSite
 from crawler.mirror.failures import PLANTERS, plant_ok
+from crawler.mirror.openverse import OpenverseApi
 from crawler.mirror.pages import build_web
 from crawler.mirror.plan import Planner, Planted, Resource, planted
 
-ROBOTS_TXT = b"User-agent: *\nDisallow: /private/\n"
+# /w/ as on Wikimedia: the Commons API's path, closed to crawlers (the API is exempt by etiquette)
+ROBOTS_TXT = b"User-agent: *\nDisallow: /private/\nDisallow: /w/\n"
 PNG_SHARE = 10  # one plain cake in PNG_SHARE is a PNG, the rest JPEG
 
 
@@ -39,6 +43,9 @@ class Site:
         self.lists: dict[str, list[Planted]] = {}
         self._lay_out_imagenet()
         self.web = build_web(self.planner)
+        self.archives = Archives(self.planner, options.seed)
+        self.openverse = OpenverseApi(self.planner, options.seed)
+        self.commons = CommonsSite(base_url, options.seed)
         self.planner.add("/robots.txt", _text(ROBOTS_TXT))
         self.planner.add("/fall11_urls.txt", _text(self._fall11()))
         self.planner.add(
@@ -175,6 +182,9 @@ class Site:
             },
             "urls": [row.as_truth() for row in self.rows()],
             "pages": [{"url": url, "depth": depth} for url, depth in self.web.pages.items()],
+            "archives": self.archives.truth(),
+            "openverse": self.openverse.truth(),
+            "commons": self.commons.truth(),
         }
 
     def truth_bytes(self) -> bytes:

@@ -5,11 +5,13 @@ Examples::
     scrapy crawl imagenet_synset -a wnid=n07631926
     scrapy crawl imagenet_synset -a synset="ice-cream cake" -a limit=100
     scrapy crawl imagenet_synset -a wnid=n07628870 -a hyponyms=1 -a urls_file=fall11_urls.txt
+    scrapy crawl imagenet_synset -a wnid=n07631926 -a archive=n07631926.tar
 """
 
 from __future__ import annotations
 
 import logging
+import mimetypes
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,11 +23,12 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from catalog.harvest import DiscoveredUrl
+from catalog.harvest import DiscoveredUrl, fetched_among
 from crawler import imagenet
+from crawler.archive import ArchiveHasNoImages, ArchiveImage, ArchiveUnreadable, iter_archive
 from crawler.errors import ImagenetApiUnavailable, SpiderArgumentError, UnknownSynset
 from crawler.fetch import failure_token
-from crawler.items import Synset
+from crawler.items import FetchedImage, Synset
 from crawler.spiderargs import (
     parse_count,
     parse_flag,
@@ -35,13 +38,15 @@ from crawler.spiderargs import (
     reject_unknown,
     split_list,
 )
-from crawler.spiders import ImageSpider
+from crawler.spiders import ImageSpider, batched
 from crawler.wordnet import WordNet
 from synthset.errors import SynthsetError
 
 logger = logging.getLogger(__name__)
 
 LINES_TOO_LONG_STAT = "synthset/list_lines_too_long"  # lines skipped, over MAX_LINE_CHARS
+ARCHIVE_SKIPPED_STAT = "synthset/archive_members_skipped"  # bad archive members passed over
+ARCHIVE_BATCH = 32  # archive images held at once, for one catalog lookup of what was recorded
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class ImagenetArgs:
     names: tuple[str, ...]
     hyponyms: bool = False
     urls_file: Path | None = None
+    archive: Path | None = None
     limit: int | None = None
     refetch: bool = False
 
@@ -59,6 +65,8 @@ class ImagenetArgs:
 class ImagenetSynsetSpider(ImageSpider):
     """Lists each synset's image URLs (API getmapping, or a fall11-style file) and fetches them.
 
+    With ``-a archive=PATH`` the images come from an ImageNet-21k archive instead (see
+    :mod:`crawler.archive`): each member is recorded with its bytes, nothing is fetched.
     Names and hyponyms are resolved offline from WordNet 3.0 (setting WORDNET_DIR)
     when it is installed, otherwise through the API (setting IMAGENET_API_URL).
     """
@@ -73,6 +81,7 @@ class ImagenetSynsetSpider(ImageSpider):
         synset: str | None = None,
         hyponyms: str | None = None,
         urls_file: str | None = None,
+        archive: str | None = None,
         limit: str | None = None,
         refetch: str | None = None,
         **extra: Any,
@@ -88,11 +97,16 @@ class ImagenetSynsetSpider(ImageSpider):
             raise SpiderArgumentError(
                 'name the synsets: -a wnid=n07631926[,...] or -a synset="ice-cream cake"'
             )
+        if urls_file and archive:
+            raise SpiderArgumentError(
+                "-a urls_file and -a archive: give one source of images, not both"
+            )
         return ImagenetArgs(
             wnids=wnids,
             names=names,
             hyponyms=parse_flag("hyponyms", hyponyms),
             urls_file=readable_file("urls_file", urls_file) if urls_file else None,
+            archive=readable_file("archive", archive) if archive else None,
             limit=parse_count("limit", limit),
             refetch=parse_flag("refetch", refetch),
         )
@@ -111,6 +125,7 @@ class ImagenetSynsetSpider(ImageSpider):
         self.limit = args.limit
         self.refetch = args.refetch
         self.urls_file = args.urls_file
+        self.archive = args.archive
         self._listed: set[str] = set()  # synsets whose listing was already asked for
         self._matched: set[str] = set()  # names (lower case) the API's words matched
         self._api_answers: Counter[str] = Counter()  # "ok" / "failed"
@@ -122,6 +137,7 @@ class ImagenetSynsetSpider(ImageSpider):
         """Create the spider with IMAGENET_API_URL and, when readable, the WORDNET_DIR WordNet."""
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.api_url = crawler.settings.get("IMAGENET_API_URL")
+        spider.archive_max_bytes = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         spider.wordnet_dir = crawler.settings.get("WORDNET_DIR")
         spider.wordnet = WordNet(spider.wordnet_dir) if spider.wordnet_dir and WordNet.available(
             spider.wordnet_dir
@@ -136,6 +152,7 @@ class ImagenetSynsetSpider(ImageSpider):
         return {
             "wnid": self.wnids, "synset": self.names, "hyponyms": self.hyponyms,
             "urls_file": str(self.urls_file) if self.urls_file else None,
+            "archive": str(self.archive) if self.archive else None,
             "limit": self.limit, "refetch": self.refetch,
         }
 
@@ -166,6 +183,12 @@ class ImagenetSynsetSpider(ImageSpider):
             return UnknownSynset(
                 f"-a synset={name!r}: the ImageNet API at {self.api_url} lists no synset of "
                 f"that name{self._api_trouble()}; try another spelling or -a wnid=nNNNNNNNN"
+            )
+        if self.archive is not None and not self.urls_listed:
+            return ArchiveHasNoImages(
+                f"-a archive={str(self.archive)!r} holds no image of {', '.join(self._listed)} "
+                "(members named like n07631926_123.JPEG, or synset tars like n07631926.tar); "
+                "check the -a wnid and the archive"
             )
         if self._api_answers["failed"] and not self._api_answers["ok"] and not self.urls_listed:
             return ImagenetApiUnavailable(
@@ -305,6 +328,9 @@ class ImagenetSynsetSpider(ImageSpider):
         if self.urls_file is not None:
             yield from self.image_requests(self._from_file(wanted))
             return
+        if self.archive is not None:
+            yield from self._from_archive(wanted)
+            return
         for wnid in wanted:
             yield self._api_request(
                 imagenet.mapping_url(self.api_url, wnid), self.parse_mapping, wnid=wnid
@@ -326,3 +352,55 @@ class ImagenetSynsetSpider(ImageSpider):
         yield from self.image_requests(
             DiscoveredUrl(item.url, "imagenet", item.wnid, item.image_id) for item in listed
         )
+
+    # --- reading an ImageNet-21k archive ------------------------------------------------------
+    def _from_archive(self, wnids: list[str]) -> Iterator[FetchedImage]:
+        """The archive's images of ``wnids``, recorded with their bytes; none fetched.
+
+        An image recorded before (by any earlier run) is passed over unless ``refetch``
+        is set, so a rerun adds no row and writes nothing to the store.
+        """
+        assert self.archive is not None
+        per_synset: Counter[str] = Counter()
+
+        def wanted() -> Iterator[ArchiveImage]:
+            for image in iter_archive(self.archive, wnids, self.archive_max_bytes,
+                                      self._member_skipped):
+                if image.identifier in self._requested:
+                    continue  # the same member twice in one archive
+                per_synset[image.wnid] += 1
+                if self.limit is not None and per_synset[image.wnid] > self.limit:
+                    if all(per_synset[w] > self.limit for w in wnids):
+                        return  # every synset has its share: stop reading
+                    continue
+                self._requested.add(image.identifier)
+                yield image
+
+        stats = self.crawler.stats
+        try:
+            for chunk in batched(wanted(), ARCHIVE_BATCH):
+                self.urls_listed += len(chunk)
+                done = set() if self.refetch else fetched_among(
+                    self.catalog, [image.identifier for image in chunk]
+                )
+                for image in chunk:
+                    if image.identifier in done:
+                        stats.inc_value("synthset/skipped_fetched_before")
+                        continue
+                    yield _archive_record(image)
+        except ArchiveUnreadable as error:
+            raise self.abort(error) from None
+
+    def _member_skipped(self, name: str, reason: str) -> None:
+        """Log and count an archive member passed over as untrustworthy."""
+        logger.warning("archive %(archive)s: skipping member %(name)r: %(reason)s",
+                       {"archive": self.archive, "name": name[:200], "reason": reason})
+        self.crawler.stats.inc_value(ARCHIVE_SKIPPED_STAT)
+
+
+def _archive_record(image: ArchiveImage) -> FetchedImage:
+    """The catalog record of an archive image: its bytes, under its archive identifier."""
+    return FetchedImage(
+        url=image.identifier, source="imagenet", wnid=image.wnid, image_id=image.image_id,
+        content_type=mimetypes.guess_type(image.name)[0], body=image.body,
+    )

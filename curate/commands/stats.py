@@ -47,6 +47,7 @@ def stats_tables(doc: dict[str, Any]) -> list[Table]:
         ),  # fmt: skip
         _pairs_table("urls", doc["urls"]),
         _groups_table("per source", doc["sources"]),
+        _groups_table("per licence", doc["licenses"]),
         _groups_table("per synset", doc["synsets"], words=True),
         _pairs_table("duplicates", doc["duplicates"]),
         _pairs_table("review progress", doc["review"]),
@@ -57,7 +58,7 @@ def stats_tables(doc: dict[str, Any]) -> list[Table]:
 @data_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
 def stats(data_dir: Path, as_json: bool) -> None:
-    """Counts per status, per source, per synset, duplicates removed and review progress.
+    """Counts per status, source, licence and synset, duplicates removed and review progress.
 
     \b
         curate stats --json | python -m json.tool
