@@ -2,8 +2,15 @@
 
 Only images that ``curate check`` judged ``ok`` take part. Two images are
 duplicates when they decode to the same pixels (``pixel_sha256``; the same body
-under several URLs is already one ``images`` row), or when their perceptual
-hash (``--hash``) differs in at most ``--threshold`` bits.
+under several URLs is already one ``images`` row), or when hashes propose them
+and comparing the pictures confirms it. Candidates (``curate.pairs``) are pairs
+whose perceptual hash (``--hash``) differs in at most ``--threshold`` bits, and
+pairs whose full or centre pHashes do, in any combination (crops, small
+rotations); ``curate.verify`` then decides each candidate on the two pictures
+(matching keypoints under one similarity transform, one picture containing the
+other, pixels that correlate after alignment), on worker processes. The evidence
+is each member's ``duplicate_reason``. With ``verify=False`` (``--no-verify``)
+the hash distance alone decides, as before verification existed.
 
 Groups are *stars*, never chains: images are visited in keeper order (pixel
 area, then bytes, largest first; then earliest discovered; then sha256) and the
@@ -12,7 +19,7 @@ image within the radius of *that keeper*. So if A~B and B~C but A and C are far
 apart, A keeps B and C stays apart (or keeps its own group).
 
 Near-uniform images stay out of the near-duplicate graph: a hash with at most
-:data:`FLAT_BITS` bits set, or at most that many clear, carries no picture (a
+``curate.pairs.FLAT_BITS`` bits set, or at most that many clear, carries no picture (a
 blank, a flat colour or a plain gradient gives pHash ``0x8000000000000000``,
 dHash all zeros or all ones) and would collide with every other such image.
 pHash and wHash threshold at their median, so a real photograph has 32 bits
@@ -57,16 +64,16 @@ from catalog.duplicates import (
 from catalog.errors import UnsafePath
 from catalog.runs import finish_run, start_run
 from curate.decode import DecodedImage, decode_image
-from curate.hashing import HASH_FUNCTIONS, hamming, hash_pixels
-from curate.neardup import near_pairs
+from curate.hashing import CENTRE_MARGINS, HASH_FUNCTIONS, hamming, hash_pixels
+from curate.pairs import CROP_HASHES, find_candidates, is_flat, verify_pairs
+from curate.verify import Evidence
 from synthset.errors import SynthsetError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HASH = "phash"
-DEFAULT_THRESHOLD = 6
+DEFAULT_THRESHOLD = 8  # candidate radius; without verification 6 is the precise choice
 MAX_THRESHOLD = 32  # beyond half the bits two random hashes are "near"
-FLAT_BITS = 8  # a hash within this many bits of all-0 or all-1 is near-uniform
 HASH_CHUNK = 16  # images per task when hashing in worker processes
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -87,7 +94,8 @@ class DedupOptions:
     hash_name: str = DEFAULT_HASH
     threshold: int = DEFAULT_THRESHOLD
     dry_run: bool = False
-    workers: int | None = None  # processes for hashing images checked without hashes
+    workers: int | None = None  # processes for hashing and verifying (default: every core)
+    verify: bool = True  # compare the pictures of each candidate pair (else: hashes decide)
 
     def __post_init__(self) -> None:
         if self.hash_name not in HASH_FUNCTIONS:
@@ -127,7 +135,11 @@ class DedupReport:
     hashed: int = 0  # ok images whose missing hashes this run computed
     unhashable: int = 0  # ok images left out: hashes missing and the file does not decode
     flat: int = 0  # near-uniform images kept out of the near-duplicate graph
-    near_pairs: int = 0  # pairs within the radius found by the search
+    near_pairs: int = 0  # candidate pairs within the radius found by the searches
+    verified_pairs: int = 0  # candidates the pictures confirmed
+    rejected_pairs: int = 0  # candidates the pictures did not confirm
+    unverifiable_pairs: int = 0  # candidates with a file that no longer decodes
+    verify_seconds: float = 0.0
     blocked_pairs: int = 0  # reviewer "not duplicates" pairs known
     shared_urls: int = 0  # URLs sharing a stored body with another URL (exact sha256 dups)
     groups: list[Group] = field(default_factory=list)
@@ -150,7 +162,10 @@ class DedupReport:
         return {
             "hash": self.options.hash_name, "threshold": self.options.threshold,
             "candidates": self.candidates, "hashed": self.hashed, "unhashable": self.unhashable,
-            "flat": self.flat, "near_pairs": self.near_pairs, "groups": len(self.groups),
+            "verify": self.options.verify, "flat": self.flat, "near_pairs": self.near_pairs,
+            "verified_pairs": self.verified_pairs, "rejected_pairs": self.rejected_pairs,
+            "unverifiable_pairs": self.unverifiable_pairs,
+            "verify_seconds": round(self.verify_seconds, 3), "groups": len(self.groups),
             "duplicates": self.duplicates, "same_pixels": self.same_pixels,
             "near": self.duplicates - self.same_pixels, "shared_urls": self.shared_urls,
             "pinned_groups": sum(1 for g in self.groups if g.pinned),
@@ -200,16 +215,18 @@ def dedup_images(
     run_id = None
     if not options.dry_run:
         run_id = start_run(catalog, "dedup", {"hash": options.hash_name,
-                                              "threshold": options.threshold})
+                                              "threshold": options.threshold,
+                                              "verify": options.verify})
     candidates = dedup_candidates(catalog)
     candidates = _fill_missing_hashes(catalog, candidates, options, report, progress)
     report.candidates = len(candidates)
     report.shared_urls = count_shared_bodies(catalog)
     blocked = not_duplicate_pairs(catalog)
     report.blocked_pairs = len(blocked)
+    verifier = _store_verifier(catalog, candidates, options, progress) if options.verify else None
     report.groups = plan_groups(
         candidates, options.hash_name, options.threshold, pinned_groups(catalog), blocked,
-        report, progress,
+        report, progress, verifier,
     )
     if run_id is not None:
         judgments = [
@@ -245,31 +262,75 @@ def keeper_order(candidates: list[DedupCandidate], pinned_keepers: set[str]) -> 
     )
 
 
-def is_flat(hashes: np.ndarray) -> np.ndarray:
-    """Which signed int64 hashes are near-uniform: within FLAT_BITS of all-0 or all-1."""
-    ones = np.bitwise_count(np.asarray(hashes, dtype=np.int64).view(np.uint64))
-    return (ones <= FLAT_BITS) | (ones >= 64 - FLAT_BITS)
+Verifier = Callable[[list[tuple[int, int]]], list[Evidence | None]]  # index pairs -> verdicts
+
+
+def _store_verifier(catalog: Catalog, candidates: list[DedupCandidate], options: DedupOptions,
+                    progress: Progress | None) -> Verifier:
+    """A :data:`Verifier` that compares the stored files, on ``options.workers`` processes."""
+    workers = options.workers or os.cpu_count() or 1
+
+    def verifier(pairs: list[tuple[int, int]]) -> list[Evidence | None]:
+        paths = []
+        for a, b in pairs:
+            try:
+                paths.append((str(catalog.store.absolute(candidates[a].path)),
+                              str(catalog.store.absolute(candidates[b].path))))
+            except UnsafePath:
+                logger.warning("dedup: refusing store path of %s or %s",
+                               candidates[a].sha256, candidates[b].sha256)
+                paths.append(("", ""))
+
+        def verified(done: int, total: int) -> None:
+            if progress:
+                progress("verify", done, total)
+
+        return verify_pairs(paths, workers, verified)
+
+    return verifier
 
 
 def _edges(
     candidates: list[DedupCandidate], hash_name: str, threshold: int, rank: np.ndarray,
-    report: DedupReport, progress: Progress | None,
-) -> dict[int, list[tuple[int, int]]]:
-    """Neighbours of each image, ``(distance, other)`` sorted: near pairs and same pixels."""
-    hashes = np.array([getattr(c, hash_name) for c in candidates], dtype=np.int64)
-    flat = is_flat(hashes)
-    report.flat = int(flat.sum())
-    graph = np.flatnonzero(~flat)
+    report: DedupReport, progress: Progress | None, verifier: Verifier | None,
+) -> tuple[dict[int, list[tuple[int, int]]], dict[tuple[int, int], str]]:
+    """Neighbours of each image, ``(distance, other)`` sorted (near pairs that hold and same
+    pixels), and the evidence for each near pair ``(lower, higher index)``."""
+    names = {hash_name, *CROP_HASHES} if verifier else {hash_name}
+    hashes = {name: np.array([getattr(c, name) for c in candidates], dtype=np.int64)
+              for name in names}
+    report.flat = int(is_flat(hashes[hash_name]).sum())
 
     def searched(done: int, total: int) -> None:
         if progress:
             progress("search", done, total)
 
-    found = near_pairs(hashes[graph], threshold, progress=searched)
+    found = find_candidates(hashes, hash_name, threshold, crops=verifier is not None,
+                            progress=searched)
     report.near_pairs = len(found)
+    pixels = [c.pixel_sha256 for c in candidates]
+    pairs = [(a, b, k) for k, (a, b) in enumerate(zip(found.left.tolist(), found.right.tolist(),
+                                                       strict=True))
+             if pixels[a] is None or pixels[a] != pixels[b]]
+    evidence: dict[tuple[int, int], str] = {}
+    if verifier is None:
+        for a, b, k in pairs:
+            evidence[(a, b)] = found.label(k)
+    elif pairs:
+        started = time.monotonic()
+        verdicts = verifier([(a, b) for a, b, _ in pairs])
+        report.verify_seconds = time.monotonic() - started
+        for (a, b, k), verdict in zip(pairs, verdicts, strict=True):
+            if verdict is None:
+                report.unverifiable_pairs += 1
+            elif verdict.duplicate:
+                report.verified_pairs += 1
+                evidence[(a, b)] = f"{found.label(k)}; {verdict.describe()}"
+            else:
+                report.rejected_pairs += 1
     neighbours: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for a, b, d in zip(graph[found.left].tolist(), graph[found.right].tolist(),
-                       found.distance.tolist(), strict=True):
+    for a, b in evidence:
+        d = _distance(candidates[a], candidates[b], hash_name)
         neighbours[a].append((d, b))
         neighbours[b].append((d, a))
     # Same pixels: a star from the best-ranked image of each pixel group (equality is
@@ -286,9 +347,9 @@ def _edges(
                     d = _distance(candidates[hub], candidates[other], hash_name)
                     neighbours[hub].append((d, other))
                     neighbours[other].append((d, hub))
-    for index, pairs in neighbours.items():
-        neighbours[index] = sorted(set(pairs), key=lambda p: (p[0], rank[p[1]]))
-    return neighbours
+    for index, near in neighbours.items():
+        neighbours[index] = sorted(set(near), key=lambda p: (p[0], rank[p[1]]))
+    return neighbours, evidence
 
 
 def plan_groups(
@@ -299,11 +360,14 @@ def plan_groups(
     blocked: set[tuple[str, str]] | None = None,
     report: DedupReport | None = None,
     progress: Progress | None = None,
+    verifier: Verifier | None = None,
 ) -> list[Group]:
-    """Star-cluster ``candidates`` (all with hashes) into duplicate groups; pure, writes nothing.
+    """Star-cluster ``candidates`` (all with hashes) into duplicate groups; writes nothing.
 
     :param pinned: reviewer-pinned membership (image -> keeper), reproduced as is.
     :param blocked: pairs ``(a, b)``, ``a < b``, never to share a group.
+    :param verifier: decides each candidate pair on the pictures (candidates then also
+        come from the centre hashes); None: the hash distance alone decides.
     :returns: groups with at least one member, in keeper order.
     """
     pinned = pinned or {}
@@ -314,7 +378,8 @@ def plan_groups(
     order = keeper_order(candidates, pinned_keepers)
     rank = np.empty(len(candidates), dtype=np.int64)
     rank[order] = np.arange(len(candidates))
-    neighbours = _edges(candidates, hash_name, threshold, rank, report, progress)
+    neighbours, evidence = _edges(candidates, hash_name, threshold, rank, report, progress,
+                                  verifier)
     apart: dict[int, set[int]] = defaultdict(set)
     for a, b in blocked:
         if a in index_of and b in index_of:
@@ -348,8 +413,9 @@ def plan_groups(
                 continue
             keeper_of[j] = k
             in_group[k].add(j)
+            why = evidence.get((min(j, k), max(j, k)))
             members[k].append(Member(candidates[j].sha256, distance,
-                                     _reason(candidates[j], candidates[k], distance, hash_name)))
+                                     _reason(candidates[j], candidates[k], why)))
     return [
         Group(
             candidates[k].sha256,
@@ -371,11 +437,12 @@ def _distance(a: DedupCandidate, b: DedupCandidate, hash_name: str) -> int:
     return hamming(getattr(a, hash_name), getattr(b, hash_name))
 
 
-def _reason(member: DedupCandidate, keeper: DedupCandidate, distance: int, hash_name: str) -> str:
-    """``same pixels as <sha12>`` or ``phash distance 3 to <sha12>``."""
+def _reason(member: DedupCandidate, keeper: DedupCandidate, evidence: str | None) -> str:
+    """``same pixels as <sha12>``, or ``<how it was found> to <sha12>[; verified: ...]``."""
     if member.pixel_sha256 is not None and member.pixel_sha256 == keeper.pixel_sha256:
         return f"same pixels as {keeper.sha256[:12]}"
-    return f"{hash_name} distance {distance} to {keeper.sha256[:12]}"
+    how, _, verified = (evidence or "").partition("; ")
+    return f"{how} to {keeper.sha256[:12]}" + (f"; {verified}" if verified else "")
 
 
 # --- hashes missing from older catalogs ----------------------------------------------------
@@ -391,7 +458,8 @@ def _hash_file(job: tuple[str, str]) -> StoredHashes | None:
     if not isinstance(decoded, DecodedImage):
         return None
     hashes = hash_pixels(decoded.pixels)
-    return StoredHashes(sha256, hashes.pixel_sha256, hashes.phash, hashes.dhash, hashes.whash)
+    return StoredHashes(sha256, hashes.pixel_sha256, hashes.phash, hashes.dhash, hashes.whash,
+                        hashes.centre5_phash, hashes.centre10_phash)
 
 
 def _hash_files(
@@ -447,5 +515,7 @@ def _fill_missing_hashes(
                 phash=h.phash if candidate.phash is None else candidate.phash,
                 dhash=h.dhash if candidate.dhash is None else candidate.dhash,
                 whash=h.whash if candidate.whash is None else candidate.whash,
+                **{name: getattr(h, name) if getattr(candidate, name) is None
+                   else getattr(candidate, name) for name in CENTRE_MARGINS},
             ))
     return filled
