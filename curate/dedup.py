@@ -294,8 +294,8 @@ def _edges(
     candidates: list[DedupCandidate], hash_name: str, threshold: int, rank: np.ndarray,
     report: DedupReport, progress: Progress | None, verifier: Verifier | None,
 ) -> tuple[dict[int, list[tuple[int, int]]], dict[tuple[int, int], str]]:
-    """Neighbours of each image, ``(distance, other)`` sorted (near pairs that hold and same
-    pixels), and the evidence for each near pair ``(lower, higher index)``."""
+    """Neighbours of each image, ``(distance, other)`` sorted (candidate pairs and same
+    pixels), and what proposed each candidate pair ``(lower, higher index)``."""
     names = {hash_name, *CROP_HASHES} if verifier else {hash_name}
     hashes = {name: np.array([getattr(c, name) for c in candidates], dtype=np.int64)
               for name in names}
@@ -309,27 +309,13 @@ def _edges(
                             progress=searched)
     report.near_pairs = len(found)
     pixels = [c.pixel_sha256 for c in candidates]
-    pairs = [(a, b, k) for k, (a, b) in enumerate(zip(found.left.tolist(), found.right.tolist(),
-                                                       strict=True))
-             if pixels[a] is None or pixels[a] != pixels[b]]
-    evidence: dict[tuple[int, int], str] = {}
-    if verifier is None:
-        for a, b, k in pairs:
-            evidence[(a, b)] = found.label(k)
-    elif pairs:
-        started = time.monotonic()
-        verdicts = verifier([(a, b) for a, b, _ in pairs])
-        report.verify_seconds = time.monotonic() - started
-        for (a, b, k), verdict in zip(pairs, verdicts, strict=True):
-            if verdict is None:
-                report.unverifiable_pairs += 1
-            elif verdict.duplicate:
-                report.verified_pairs += 1
-                evidence[(a, b)] = f"{found.label(k)}; {verdict.describe()}"
-            else:
-                report.rejected_pairs += 1
+    labels = {
+        (a, b): found.label(k)
+        for k, (a, b) in enumerate(zip(found.left.tolist(), found.right.tolist(), strict=True))
+        if pixels[a] is None or pixels[a] != pixels[b]
+    }
     neighbours: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for a, b in evidence:
+    for a, b in labels:
         d = _distance(candidates[a], candidates[b], hash_name)
         neighbours[a].append((d, b))
         neighbours[b].append((d, a))
@@ -349,7 +335,7 @@ def _edges(
                     neighbours[other].append((d, hub))
     for index, near in neighbours.items():
         neighbours[index] = sorted(set(near), key=lambda p: (p[0], rank[p[1]]))
-    return neighbours, evidence
+    return neighbours, labels
 
 
 def plan_groups(
@@ -378,26 +364,65 @@ def plan_groups(
     order = keeper_order(candidates, pinned_keepers)
     rank = np.empty(len(candidates), dtype=np.int64)
     rank[order] = np.arange(len(candidates))
-    neighbours, evidence = _edges(candidates, hash_name, threshold, rank, report, progress,
-                                  verifier)
+    neighbours, labels = _edges(candidates, hash_name, threshold, rank, report, progress,
+                                verifier)
     apart: dict[int, set[int]] = defaultdict(set)
     for a, b in blocked:
         if a in index_of and b in index_of:
             apart[index_of[a]].add(index_of[b])
             apart[index_of[b]].add(index_of[a])
-
-    keeper_of = np.full(len(candidates), -1, dtype=np.int64)
+    pins = [(index_of[s], index_of[k]) for s, k in sorted(pinned.items())
+            if s != k and s in index_of and k in pinned_keepers]
+    # Verify lazily: plan the stars as if every untested candidate held, verify the
+    # keeper-member pairs the plan uses, and plan again until it uses only verified pairs.
+    # Pairs between two members of one star are never compared.
+    verdicts: dict[tuple[int, int], str | None] = {}  # pair -> evidence; None: rejected
+    if verifier is None:
+        verdicts.update(labels)
+    while True:
+        edges = _stars(order, neighbours, pins, apart, verdicts, progress)
+        used = {(min(k, j), max(k, j)) for _, (k, j) in edges}
+        untested = sorted(pair for pair in used if pair in labels and pair not in verdicts)
+        if not untested:
+            break
+        _verify(untested, verifier, labels, verdicts, report)
     members: dict[int, list[Member]] = defaultdict(list)
+    for i, k in pins:
+        distance = _distance(candidates[i], candidates[k], hash_name)
+        reason = review_reason(_facts(candidates[i], hash_name),
+                               _facts(candidates[k], hash_name), candidates[k].sha256, hash_name)
+        members[k].append(Member(candidates[i].sha256, distance, reason))
+    for distance, (k, j) in edges:
+        evidence = verdicts.get((min(k, j), max(k, j)))
+        members[k].append(Member(candidates[j].sha256, distance,
+                                 _reason(candidates[j], candidates[k], evidence)))
+    return [
+        Group(
+            candidates[k].sha256,
+            tuple(sorted(members[k], key=lambda m: (m.distance, m.sha256))),
+            pinned=candidates[k].sha256 in pinned_keepers,
+        )
+        for k in order
+        if members.get(k)
+    ]
+
+
+def _stars(
+    order: list[int], neighbours: dict[int, list[tuple[int, int]]], pins: list[tuple[int, int]],
+    apart: dict[int, set[int]], verdicts: dict[tuple[int, int], str | None],
+    progress: Progress | None,
+) -> list[tuple[int, tuple[int, int]]]:
+    """One star-clustering pass: ``(distance, (keeper, member))`` for each member placed.
+
+    Pinned members (``pins``: member, keeper) are placed first and not returned; a pair
+    rejected in ``verdicts`` is skipped; a pair not yet tested counts as holding.
+    """
+    keeper_of = np.full(len(order), -1, dtype=np.int64)
     in_group: dict[int, set[int]] = defaultdict(set)
-    for sha256, keeper in sorted(pinned.items()):
-        if sha256 != keeper and sha256 in index_of and keeper in pinned_keepers:
-            i, k = index_of[sha256], index_of[keeper]
-            keeper_of[i], keeper_of[k] = k, k
-            distance = _distance(candidates[i], candidates[k], hash_name)
-            reason = review_reason(_facts(candidates[i], hash_name),
-                                   _facts(candidates[k], hash_name), keeper, hash_name)
-            members[k].append(Member(sha256, distance, reason))
-            in_group[k].add(i)
+    for i, k in pins:
+        keeper_of[i], keeper_of[k] = k, k
+        in_group[k].add(i)
+    placed = []
     for step, k in enumerate(order):
         if progress and (step % 65536 == 0 or step == len(order) - 1):
             progress("group", step + 1, len(order))
@@ -408,23 +433,35 @@ def plan_groups(
         for distance, j in neighbours.get(k, ()):
             if keeper_of[j] != -1:
                 continue
+            pair = (j, k) if j < k else (k, j)
+            if pair in verdicts and verdicts[pair] is None:
+                continue
             others = apart.get(j)
             if others and (k in others or others & in_group[k]):
                 continue
             keeper_of[j] = k
             in_group[k].add(j)
-            why = evidence.get((min(j, k), max(j, k)))
-            members[k].append(Member(candidates[j].sha256, distance,
-                                     _reason(candidates[j], candidates[k], why)))
-    return [
-        Group(
-            candidates[k].sha256,
-            tuple(sorted(members[k], key=lambda m: (m.distance, m.sha256))),
-            pinned=candidates[k].sha256 in pinned_keepers,
-        )
-        for k in order
-        if members.get(k)
-    ]
+            placed.append((distance, (k, j)))
+    return placed
+
+
+def _verify(pairs: list[tuple[int, int]], verifier: Verifier | None,
+            labels: dict[tuple[int, int], str], verdicts: dict[tuple[int, int], str | None],
+            report: DedupReport) -> None:
+    """Compare the pictures of ``pairs`` and record each verdict (with its evidence)."""
+    assert verifier is not None  # without one every candidate pair is decided up front
+    started = time.monotonic()
+    for pair, verdict in zip(pairs, verifier(pairs), strict=True):
+        if verdict is None:
+            report.unverifiable_pairs += 1
+            verdicts[pair] = None
+        elif verdict.duplicate:
+            report.verified_pairs += 1
+            verdicts[pair] = f"{labels[pair]}; {verdict.describe()}"
+        else:
+            report.rejected_pairs += 1
+            verdicts[pair] = None
+    report.verify_seconds += time.monotonic() - started
 
 
 def _facts(candidate: DedupCandidate, hash_name: str) -> tuple[str | None, int | None]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from functools import cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
@@ -27,8 +28,9 @@ PHOTOS = ("astronaut", "camera", "coffee", "chelsea", "coins", "moon", "immunohi
           "retina", "page", "microaneurysms")
 
 
+@cache
 def load_photo(name: str) -> Image.Image:
-    """A bundled sample photograph as an 8-bit L or RGB PIL image."""
+    """A bundled sample photograph as an 8-bit L or RGB PIL image (loaded once; do not edit)."""
     if name in ("motorcycle_left", "motorcycle_right"):
         left, right, _ = samples.stereo_motorcycle()
         pixels = left if name == "motorcycle_left" else right
@@ -157,8 +159,9 @@ PANNED = ("astronaut", "coffee", "chelsea", "hubble_deep_field", "retina", "moto
 REGIONS = ("gravel", "grass", "brick", "hubble_deep_field", "moon", "text", "coins")
 
 
+@cache
 def hard_negatives() -> dict[str, tuple[bytes, bytes]]:
-    """Hard negative name -> two different photographs of one scene (encoded)."""
+    """Hard negative name -> two different photographs of one scene (PNG; built once)."""
     pairs: dict[str, tuple[bytes, bytes]] = {}
     for name in PANNED:
         photo = load_photo(name)
