@@ -65,7 +65,14 @@ from catalog.errors import UnsafePath
 from catalog.runs import finish_run, start_run
 from curate.decode import DecodedImage, decode_image
 from curate.hashing import CENTRE_MARGINS, HASH_FUNCTIONS, hamming, hash_pixels
-from curate.pairs import CROP_HASHES, find_candidates, is_flat, verify_pairs
+from curate.pairs import (
+    CROP_HASHES,
+    POOL_PAIRS,
+    find_candidates,
+    is_flat,
+    verification_pool,
+    verify_pairs,
+)
 from curate.verify import Evidence
 from synthset.errors import SynthsetError
 
@@ -223,11 +230,14 @@ def dedup_images(
     report.shared_urls = count_shared_bodies(catalog)
     blocked = not_duplicate_pairs(catalog)
     report.blocked_pairs = len(blocked)
-    verifier = _store_verifier(catalog, candidates, options, progress) if options.verify else None
-    report.groups = plan_groups(
-        candidates, options.hash_name, options.threshold, pinned_groups(catalog), blocked,
-        report, progress, verifier,
-    )
+    with ExitStack() as stack:
+        verifier = None
+        if options.verify:
+            verifier = _store_verifier(catalog, candidates, options, progress, stack)
+        report.groups = plan_groups(
+            candidates, options.hash_name, options.threshold, pinned_groups(catalog), blocked,
+            report, progress, verifier,
+        )
     if run_id is not None:
         judgments = [
             DuplicateJudgment(member.sha256, group.keeper, member.reason)
@@ -266,9 +276,14 @@ Verifier = Callable[[list[tuple[int, int]]], list[Evidence | None]]  # index pai
 
 
 def _store_verifier(catalog: Catalog, candidates: list[DedupCandidate], options: DedupOptions,
-                    progress: Progress | None) -> Verifier:
-    """A :data:`Verifier` that compares the stored files, on ``options.workers`` processes."""
+                    progress: Progress | None, stack: ExitStack) -> Verifier:
+    """A :data:`Verifier` that compares the stored files, on ``options.workers`` processes.
+
+    The process pool starts on the first batch big enough to need it and is shut down
+    with ``stack``; later verification rounds reuse it.
+    """
     workers = options.workers or os.cpu_count() or 1
+    pools: list[ProcessPoolExecutor] = []
 
     def verifier(pairs: list[tuple[int, int]]) -> list[Evidence | None]:
         paths = []
@@ -285,7 +300,9 @@ def _store_verifier(catalog: Catalog, candidates: list[DedupCandidate], options:
             if progress:
                 progress("verify", done, total)
 
-        return verify_pairs(paths, workers, verified)
+        if workers > 1 and len(paths) >= POOL_PAIRS and not pools:
+            pools.append(stack.enter_context(verification_pool(workers)))
+        return verify_pairs(paths, workers, verified, pools[0] if pools else None)
 
     return verifier
 

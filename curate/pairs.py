@@ -140,20 +140,29 @@ def _tasks(pairs: list[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
         yield pairs[begin:begin + VERIFY_CHUNK]
 
 
+def verification_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes for :func:`verify_pairs` (close it when done)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["curate.pairs"])
+    return ProcessPoolExecutor(workers, mp_context=context)
+
+
 def verify_pairs(pairs: list[tuple[str, str]], workers: int,
-                 progress: Progress | None = None) -> list[Evidence | None]:
+                 progress: Progress | None = None,
+                 pool: ProcessPoolExecutor | None = None) -> list[Evidence | None]:
     """:func:`curate.verify.verify` of every ``(path a, path b)``, on ``workers`` processes.
 
-    Returns one result per pair, in order; None where a file does not decode.
-    Pairs that share an image should be adjacent (sorted), so a task decodes it once.
+    Returns one result per pair, in order; None where a file does not decode. Pairs
+    that share an image should be adjacent (sorted), so a task decodes it once. With
+    ``pool`` that pool is used (and left open); otherwise one is started when there are
+    at least :data:`POOL_PAIRS` pairs, or everything runs in this process.
     """
     results: list[Evidence | None] = []
     with ExitStack() as stack:
         done = map(_verify_task, _tasks(pairs))
         if workers > 1 and len(pairs) >= POOL_PAIRS:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["curate.pairs"])
-            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context))
+            if pool is None:
+                pool = stack.enter_context(verification_pool(workers))
             done = pool.map(_verify_task, _tasks(pairs))
         for batch in done:
             results.extend(batch)

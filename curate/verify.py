@@ -13,12 +13,15 @@ are not. The test, on greyscale copies at most :data:`WORK_SIDE` pixels long:
    lie at least :data:`MIN_CONTAINED` inside it (a pan or a neighbouring region
    is not contained) while covering at least :data:`MIN_COVER` of it.
 2. **Pixels.** The second picture is warped onto the first with that transform
-   and both are compared on their overlap, blurred a little and normalised
-   (so brightness, contrast and colour do not matter): the zero-mean correlation
-   must reach :data:`MIN_CORRELATION` and the fraction of :data:`GRID` x GRID
-   cells that correlate at :data:`MIN_CELL_CORRELATION` must reach
-   :data:`MIN_CELLS` (a caption or a watermark spoils a few cells; parallax in a
-   stereo pair or another moment of a scene spoils many).
+   and both are compared on their overlap at :data:`COMPARE_SIDE`, blurred a
+   little and standardised (so brightness, contrast and colour do not matter):
+   the correlation, leaving out the :data:`TRIM` share of pixels that differ
+   most (a caption or a watermark), must reach :data:`MIN_CORRELATION`. Two
+   different pictures that happen to share keypoints (a repeated texture) fail
+   here.
+
+Two halves of a stereo pair pass (their parallax at these sizes is a pixel or
+two); docs/dedup.md says so with the measurements.
 
 The outcome, accepted or not, is an :class:`Evidence` with the numbers, so a
 report can say why a member is a duplicate.
@@ -38,7 +41,7 @@ ORB_FEATURES = 500
 ORB_FAST_THRESHOLD = 10  # lower than OpenCV's 20, so flat or dark photographs get keypoints
 RATIO = 0.8  # Lowe's ratio test on the two nearest descriptors
 RANSAC_PIXELS = 4.0  # reprojection error allowed for an inlier, at WORK_SIDE
-MIN_INLIERS = 12
+MIN_INLIERS = 10
 MAX_ROTATION = 10.0  # degrees
 MIN_CONTAINED = 0.9  # share of the smaller picture's area that must lie inside the other
 MIN_COVER = 0.3  # share of the larger picture's area the smaller one must cover
@@ -162,10 +165,12 @@ def _trimmed_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> floa
     caption or a watermark over part of the picture does not count.
     """
     pa, pb = a[mask].astype(np.float64), b[mask].astype(np.float64)
-    za = (pa - pa.mean()) / max(pa.std(), 1e-6)
-    zb = (pb - pb.mean()) / max(pb.std(), 1e-6)
-    difference = np.abs(za - zb)
-    keep = difference <= np.quantile(difference, 1.0 - TRIM)
+    keep = np.ones(pa.size, dtype=bool)
+    for _ in range(2):  # the second pass standardises without the outliers the first found
+        za = (pa - pa[keep].mean()) / max(pa[keep].std(), 1e-6)
+        zb = (pb - pb[keep].mean()) / max(pb[keep].std(), 1e-6)
+        difference = np.abs(za - zb)
+        keep = difference <= np.quantile(difference, 1.0 - TRIM)
     ka, kb = za[keep] - za[keep].mean(), zb[keep] - zb[keep].mean()
     norm = math.sqrt(float((ka * ka).sum()) * float((kb * kb).sum()))
     return float((ka * kb).sum()) / norm if norm > 1e-9 else 0.0

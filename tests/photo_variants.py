@@ -157,6 +157,7 @@ def _quadrant(image: Image.Image, column: int, row: int) -> Image.Image:
 
 PANNED = ("astronaut", "coffee", "chelsea", "hubble_deep_field", "retina", "motorcycle_left")
 REGIONS = ("gravel", "grass", "brick", "hubble_deep_field", "moon", "text", "coins")
+HARD_NEGATIVES = (*(f"pan40_{name}" for name in PANNED), *(f"regions_{name}" for name in REGIONS))
 
 
 @cache
