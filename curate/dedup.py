@@ -34,15 +34,13 @@ are never grouped again. Everything else is recomputed from scratch on each run.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -52,19 +50,17 @@ from catalog.db import Catalog
 from catalog.duplicates import (
     DedupCandidate,
     DuplicateJudgment,
-    StoredHashes,
     count_shared_bodies,
     dedup_candidates,
     not_duplicate_pairs,
     pinned_groups,
-    record_hashes,
     replace_duplicates,
     review_reason,
 )
 from catalog.errors import UnsafePath
 from catalog.runs import finish_run, start_run
-from curate.decode import DecodedImage, decode_image
-from curate.hashing import CENTRE_MARGINS, HASH_FUNCTIONS, hamming, hash_pixels
+from curate.hashing import HASH_FUNCTIONS, hamming
+from curate.missing_hashes import fill_missing_hashes
 from curate.pairs import (
     CROP_HASHES,
     POOL_PAIRS,
@@ -81,7 +77,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_HASH = "phash"
 DEFAULT_THRESHOLD = 8  # candidate radius; without verification 6 is the precise choice
 MAX_THRESHOLD = 32  # beyond half the bits two random hashes are "near"
-HASH_CHUNK = 16  # images per task when hashing in worker processes
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -224,8 +219,10 @@ def dedup_images(
         run_id = start_run(catalog, "dedup", {"hash": options.hash_name,
                                               "threshold": options.threshold,
                                               "verify": options.verify})
-    candidates = dedup_candidates(catalog)
-    candidates = _fill_missing_hashes(catalog, candidates, options, report, progress)
+    filled = fill_missing_hashes(catalog, dedup_candidates(catalog),
+                                 options.workers or os.cpu_count() or 1, options.dry_run, progress)
+    candidates = filled.candidates
+    report.hashed, report.unhashable = filled.hashed, filled.unhashable
     report.candidates = len(candidates)
     report.shared_urls = count_shared_bodies(catalog)
     blocked = not_duplicate_pairs(catalog)
@@ -497,79 +494,3 @@ def _reason(member: DedupCandidate, keeper: DedupCandidate, evidence: str | None
         return f"same pixels as {keeper.sha256[:12]}"
     how, _, verified = (evidence or "").partition("; ")
     return f"{how} to {keeper.sha256[:12]}" + (f"; {verified}" if verified else "")
-
-
-# --- hashes missing from older catalogs ----------------------------------------------------
-
-
-def _hash_file(job: tuple[str, str]) -> StoredHashes | None:
-    """The content hashes of one stored file, or None when it no longer decodes."""
-    sha256, path = job
-    try:
-        decoded = decode_image(Path(path).read_bytes())
-    except OSError:
-        return None
-    if not isinstance(decoded, DecodedImage):
-        return None
-    hashes = hash_pixels(decoded.pixels)
-    return StoredHashes(sha256, hashes.pixel_sha256, hashes.phash, hashes.dhash, hashes.whash,
-                        hashes.centre5_phash, hashes.centre10_phash)
-
-
-def _hash_files(
-    jobs: list[tuple[str, str]], workers: int, progress: Progress | None
-) -> list[StoredHashes | None]:
-    """:func:`_hash_file` of every job, on ``workers`` processes (this one when 1), in order."""
-    results: list[StoredHashes | None] = []
-    with ExitStack() as stack:
-        hashed = map(_hash_file, jobs)
-        if workers > 1:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["curate.dedup"])
-            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context))
-            hashed = pool.map(_hash_file, jobs, chunksize=HASH_CHUNK)
-        for result in hashed:
-            results.append(result)
-            if progress:
-                progress("hash", len(results), len(jobs))
-    return results
-
-
-def _fill_missing_hashes(
-    catalog: Catalog, candidates: list[DedupCandidate], options: DedupOptions,
-    report: DedupReport, progress: Progress | None,
-) -> list[DedupCandidate]:
-    """Candidates with every hash present: missing ones computed on all cores (and stored
-    unless dry run); images whose hashes cannot be computed are dropped and counted."""
-    missing = [c for c in candidates if not c.has_hashes()]
-    if not missing:
-        return candidates
-    jobs = []
-    for candidate in missing:
-        try:
-            jobs.append((candidate.sha256, str(catalog.store.absolute(candidate.path))))
-        except UnsafePath:
-            logger.warning("dedup: refusing store path %s", candidate.path)
-    workers = min(options.workers or os.cpu_count() or 1, max(1, len(jobs) // HASH_CHUNK))
-    results = _hash_files(jobs, workers, progress)
-    computed = {r.sha256: r for r in results if r is not None}
-    report.hashed = len(computed)
-    report.unhashable = len(missing) - len(computed)
-    if computed and not options.dry_run:
-        record_hashes(catalog, computed.values())
-    filled = []
-    for candidate in candidates:
-        if candidate.has_hashes():
-            filled.append(candidate)
-        elif candidate.sha256 in computed:
-            h = computed[candidate.sha256]
-            filled.append(replace(
-                candidate,
-                pixel_sha256=candidate.pixel_sha256 or h.pixel_sha256,
-                phash=h.phash if candidate.phash is None else candidate.phash,
-                dhash=h.dhash if candidate.dhash is None else candidate.dhash,
-                whash=h.whash if candidate.whash is None else candidate.whash,
-                **{name: getattr(h, name) if getattr(candidate, name) is None
-                   else getattr(candidate, name) for name in CENTRE_MARGINS},
-            ))
-    return filled
