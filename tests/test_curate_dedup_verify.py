@@ -4,6 +4,7 @@ decisions hold, and the evidence reaches the report and the review."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 
 import numpy as np
@@ -17,6 +18,7 @@ from photo_variants import (
     load_photo,
     thumbnail,
 )
+from textual.widgets import Static
 
 from catalog import open_catalog
 from catalog.duplicates import (
@@ -32,7 +34,8 @@ from curate.decode import decode_image
 from curate.dedup import DedupOptions, dedup_images
 from curate.hashing import hamming, perceptual_hashes
 from curate.pairs import find_candidates
-from curate.review.duplicates import evidence_lines
+from curate.review.duplicates import DuplicatesApp, evidence_lines
+from curate.review.protocols import image_widget
 from curate.verify import prepare, verify
 
 # Two photographs, shrunk to 256 px so the module stays fast: one in colour, one grey.
@@ -206,3 +209,19 @@ def test_a_crop_is_a_candidate_by_a_centre_hash_and_not_by_phash_alone():
     found = find_candidates(hashes, "phash", radius, crops=True)
     assert (found.left.tolist(), found.right.tolist()) == ([0], [1])
     assert found.label(0).startswith("centre") and int(found.distance[0]) <= radius
+
+
+def test_review_screen_shows_each_members_evidence_under_the_tiles(fresh):
+    catalog, by_url = fresh
+    crop = by_url[_url("astronaut", "crop10")]
+    app = DuplicatesApp(catalog, image_widget("halfcell"))
+    app.groups = [g for g in app.groups if crop in g.sha256s]  # start at that group
+
+    async def shown() -> str:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause()
+            return str(app.query_one("#dup-evidence", Static).content)
+
+    text = asyncio.run(shown())
+    assert text.splitlines() == evidence_lines(app.groups[0])
+    assert "verified:" in text and "matching keypoints" in text
