@@ -36,6 +36,7 @@ from curate.hashing import hamming, perceptual_hashes
 from curate.pairs import find_candidates
 from curate.review.duplicates import DuplicatesApp, evidence_lines
 from curate.review.protocols import image_widget
+from curate.review.sample import draw_cake
 from curate.verify import prepare, verify
 
 # Two photographs, shrunk to 256 px so the module stays fast: one in colour, one grey.
@@ -225,3 +226,10 @@ def test_review_screen_shows_each_members_evidence_under_the_tiles(fresh):
     text = asyncio.run(shown())
     assert text.splitlines() == evidence_lines(app.groups[0])
     assert "verified:" in text and "matching keypoints" in text
+
+
+def test_two_drawings_of_one_style_are_not_verified():
+    """Two mirror cakes correlate 0.99 frame to frame; the keypoints must decide (no fallback)."""
+    first, second = (prepare(decode_image(draw_cake(seed)).image) for seed in (300, 301))
+    evidence = verify(first, second)
+    assert not evidence.duplicate and "agree on one geometry" in evidence.failed
