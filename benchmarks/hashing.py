@@ -5,7 +5,15 @@ grey, 300 x 400 up to 1411 x 1411), each at 3 scales (0.75, 1, 1.5: up to 2116 x
 and 3 crops, 3 copies each, written as JPEG (quality 92 / 86) and, every third file, PNG,
 into a temporary folder and recorded in a real catalog: 378 distinct files.
 
-Baseline: ``imagehash.phash(PIL.Image.open(f))`` for every file, one process.
+Baselines: ``imagehash.phash(PIL.Image.open(f))`` for every file, one process; and
+imagededup's ``PHash().encode_images(folder)`` at its defaults (every core) on the same
+folder, in a separate virtual environment this script makes once (under the temporary
+folder, reused by later runs): ``pip install --no-deps imagededup`` plus what its hashing
+module imports (numpy, scipy, PyWavelets, Pillow, tqdm, scikit-learn, matplotlib). Its
+package __init__ files also import torch for the CNN method; torch is not installed,
+those two modules (``imagededup.methods.cnn``, ``imagededup.utils.models``) are stubbed
+in the subprocess, and PHash never touches them. Its time is measured inside the
+subprocess around ``encode_images`` (imports excluded).
 Measured: ``curate.check.check_images`` on the same files in a real catalog, the whole
 library path: read each stored file, full decode of every byte of every frame, EXIF
 orientation, mode normalisation, pixel sha256, pHash + dHash + wHash, status and reason,
@@ -28,9 +36,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -92,6 +103,48 @@ def baseline(paths: list[Path]) -> tuple[float, float, dict[str, int]]:
     hashes = {path.name: imagehash.phash(Image.open(path)) for path in paths}
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     return seconds, cpu, {name: hash_to_int64(value) for name, value in hashes.items()}
+
+
+IMAGEDEDUP_VENV = Path(tempfile.gettempdir()) / "synthset-bench-imagededup-venv"
+IMAGEDEDUP = "imagededup==0.3.3.post2"
+IMAGEDEDUP_IMPORTS = ("numpy", "scipy", "PyWavelets", "Pillow", "tqdm", "scikit-learn",
+                      "matplotlib")
+IMAGEDEDUP_RUN = """
+import json, sys, time, types
+for name, attr in (("imagededup.utils.models", "CustomModel"), ("imagededup.methods.cnn", "CNN")):
+    stub = types.ModuleType(name)  # torch-only modules the hashing path never uses
+    setattr(stub, attr, None)
+    sys.modules[name] = stub
+from imagededup.methods.hashing import PHash
+started = time.perf_counter()
+hashes = PHash(verbose=False).encode_images(image_dir=sys.argv[1])
+print(json.dumps({"seconds": time.perf_counter() - started, "hashes": hashes}))
+"""
+
+
+def imagededup_python() -> Path:
+    """The interpreter of a virtual environment with imagededup's hashing (made once)."""
+    python = IMAGEDEDUP_VENV / "bin" / "python"
+    if not (IMAGEDEDUP_VENV / "ready").exists():
+        print(f"making {IMAGEDEDUP_VENV} for {IMAGEDEDUP} (once)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(IMAGEDEDUP_VENV)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, "--no-deps", IMAGEDEDUP], check=True)
+        subprocess.run([*pip, *IMAGEDEDUP_IMPORTS], check=True)
+        (IMAGEDEDUP_VENV / "ready").touch()
+    return python
+
+
+def imagededup_run(python: Path, folder: Path) -> tuple[float, float, dict[str, int]]:
+    """Seconds of ``encode_images`` (CPU: the whole subprocess), its pHash per file name."""
+    cpu = _cpu_seconds()
+    done = subprocess.run([str(python), "-c", IMAGEDEDUP_RUN, str(folder)], check=True,
+                          capture_output=True, text=True)
+    cpu = _cpu_seconds() - cpu
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    hashes = {name: int.from_bytes(bytes.fromhex(value), "big", signed=True)
+              for name, value in result["hashes"].items()}
+    return result["seconds"], cpu, hashes, len(hashes)
 
 
 def catalog_of(data_dir: Path, paths: list[Path]) -> None:
@@ -171,6 +224,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds; the best counts")
     args = parser.parse_args()
     workers = args.workers
+    dedup_python = imagededup_python()
     with tempfile.TemporaryDirectory(prefix="synthset-bench-") as temp:
         root = Path(temp)
         (root / "files").mkdir()
@@ -201,6 +255,8 @@ def main() -> None:
             runs: dict[str, Callable[[], tuple]] = {
                 "baseline: imagehash.phash(Image.open(f)) loop": partial(baseline, group)
             }
+            if name == "all files":
+                runs[IMAGEDEDUP_LABEL] = partial(imagededup_run, dedup_python, root / "files")
             for index, (label, options) in enumerate(configs.items()):
                 data_dir = root / f"{name.split()[0]}-{index}"
                 catalog_of(data_dir, group)
@@ -208,6 +264,23 @@ def main() -> None:
             best = best_of(args.repeats, runs)
             print(f"{name} ({len(group)}), load average now {os.getloadavg()[0]:.2f}:")
             report(best, "baseline: imagehash.phash(Image.open(f)) loop", len(group))
+            if IMAGEDEDUP_LABEL in best:
+                against_imagededup(best, workers, len(group))
+
+
+IMAGEDEDUP_LABEL = "imagededup PHash().encode_images (its defaults)"
+TARGET_VS_IMAGEDEDUP = 3.0
+
+
+def against_imagededup(best: dict[str, tuple], workers: int, count: int) -> None:
+    """Print the default check's throughput over imagededup's, against the 3x target."""
+    check = best[f"check (default: reduced JPEG decode), {workers} processes"][0]
+    theirs = best[IMAGEDEDUP_LABEL][0]
+    ratio = theirs / check
+    print(f"  check + hashes ({workers} processes) vs imagededup encode_images: "
+          f"{count / check:.1f} vs {count / theirs:.1f} images/s = {ratio:.2f}x "
+          f"(target >= {TARGET_VS_IMAGEDEDUP:.0f}x: "
+          f"{'met' if ratio >= TARGET_VS_IMAGEDEDUP else 'NOT met'})")
 
 
 if __name__ == "__main__":

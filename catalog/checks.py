@@ -36,6 +36,8 @@ class ImageCheck:
     phash: int | None = None
     dhash: int | None = None
     whash: int | None = None
+    centre5_phash: int | None = None
+    centre10_phash: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ def record_image_checks(catalog: Catalog, checks: Iterable[ImageCheck]) -> int:
             c.phash,
             c.dhash,
             c.whash,
+            c.centre5_phash,
+            c.centre10_phash,
             now,
             c.sha256,
         )
@@ -105,7 +109,7 @@ def record_image_checks(catalog: Catalog, checks: Iterable[ImageCheck]) -> int:
         conn.executemany(
             """UPDATE images SET status = ?, reason = ?, format = ?, width = ?, height = ?,
                    mode = ?, frames = ?, pixel_sha256 = ?, phash = ?, dhash = ?, whash = ?,
-                   checked_at = ?
+                   centre5_phash = ?, centre10_phash = ?, checked_at = ?
                WHERE sha256 = ?""",
             rows,
         )

@@ -57,6 +57,8 @@ class DedupCandidate:
     phash: int | None
     dhash: int | None
     whash: int | None
+    centre5_phash: int | None = None
+    centre10_phash: int | None = None
 
     @property
     def area(self) -> int:
@@ -65,7 +67,9 @@ class DedupCandidate:
 
     def has_hashes(self) -> bool:
         """Whether the pixel sha256 and every perceptual hash are stored."""
-        return self.pixel_sha256 is not None and None not in (self.phash, self.dhash, self.whash)
+        return self.pixel_sha256 is not None and None not in (
+            self.phash, self.dhash, self.whash, self.centre5_phash, self.centre10_phash
+        )
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ class StoredHashes:
     phash: int
     dhash: int
     whash: int
+    centre5_phash: int
+    centre10_phash: int
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,7 @@ def dedup_candidates(catalog: Catalog) -> list[DedupCandidate]:
     rows = catalog.conn.execute(
         """SELECT i.sha256, i.path, i.bytes, i.width, i.height, i.first_seen,
                   coalesce(min(u.discovered_at), i.first_seen) AS discovered_at,
-                  i.pixel_sha256, i.phash, i.dhash, i.whash
+                  i.pixel_sha256, i.phash, i.dhash, i.whash, i.centre5_phash, i.centre10_phash
            FROM images i LEFT JOIN urls u ON u.sha256 = i.sha256
            WHERE i.status = 'ok'
            GROUP BY i.sha256
@@ -135,12 +141,14 @@ def dedup_candidates(catalog: Catalog) -> list[DedupCandidate]:
 
 def record_hashes(catalog: Catalog, hashes: Iterable[StoredHashes]) -> int:
     """Fill in missing content hashes (never overwriting stored ones); return rows written."""
-    rows = [(h.pixel_sha256, h.phash, h.dhash, h.whash, h.sha256) for h in hashes]
+    rows = [(h.pixel_sha256, h.phash, h.dhash, h.whash, h.centre5_phash, h.centre10_phash,
+             h.sha256) for h in hashes]
     with catalog.transaction() as conn:
         conn.executemany(
             """UPDATE images SET pixel_sha256 = coalesce(pixel_sha256, ?),
                    phash = coalesce(phash, ?), dhash = coalesce(dhash, ?),
-                   whash = coalesce(whash, ?)
+                   whash = coalesce(whash, ?), centre5_phash = coalesce(centre5_phash, ?),
+                   centre10_phash = coalesce(centre10_phash, ?)
                WHERE sha256 = ?""",
             rows,
         )

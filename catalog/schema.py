@@ -164,6 +164,11 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX urls_fetched_at ON urls (fetched_at);
     CREATE INDEX urls_license ON urls (license);
     """,
+    7: """
+    -- pHashes of the central region (5% and 10% cut per side): curate dedup's crop candidates.
+    ALTER TABLE images ADD COLUMN centre5_phash INTEGER;
+    ALTER TABLE images ADD COLUMN centre10_phash INTEGER;
+    """,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

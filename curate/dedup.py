@@ -2,8 +2,15 @@
 
 Only images that ``curate check`` judged ``ok`` take part. Two images are
 duplicates when they decode to the same pixels (``pixel_sha256``; the same body
-under several URLs is already one ``images`` row), or when their perceptual
-hash (``--hash``) differs in at most ``--threshold`` bits.
+under several URLs is already one ``images`` row), or when hashes propose them
+and comparing the pictures confirms it. Candidates (``curate.pairs``) are pairs
+whose perceptual hash (``--hash``) differs in at most ``--threshold`` bits, and
+pairs whose full or centre pHashes do, in any combination (crops, small
+rotations); ``curate.verify`` then decides each candidate on the two pictures
+(matching keypoints under one similarity transform, one picture containing the
+other, pixels that correlate after alignment), on worker processes. The evidence
+is each member's ``duplicate_reason``. With ``verify=False`` (``--no-verify``)
+the hash distance alone decides, as before verification existed.
 
 Groups are *stars*, never chains: images are visited in keeper order (pixel
 area, then bytes, largest first; then earliest discovered; then sha256) and the
@@ -12,7 +19,7 @@ image within the radius of *that keeper*. So if A~B and B~C but A and C are far
 apart, A keeps B and C stays apart (or keeps its own group).
 
 Near-uniform images stay out of the near-duplicate graph: a hash with at most
-:data:`FLAT_BITS` bits set, or at most that many clear, carries no picture (a
+``curate.pairs.FLAT_BITS`` bits set, or at most that many clear, carries no picture (a
 blank, a flat colour or a plain gradient gives pHash ``0x8000000000000000``,
 dHash all zeros or all ones) and would collide with every other such image.
 pHash and wHash threshold at their median, so a real photograph has 32 bits
@@ -27,15 +34,13 @@ are never grouped again. Everything else is recomputed from scratch on each run.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,29 +50,33 @@ from catalog.db import Catalog
 from catalog.duplicates import (
     DedupCandidate,
     DuplicateJudgment,
-    StoredHashes,
     count_shared_bodies,
     dedup_candidates,
     not_duplicate_pairs,
     pinned_groups,
-    record_hashes,
     replace_duplicates,
     review_reason,
 )
 from catalog.errors import UnsafePath
 from catalog.runs import finish_run, start_run
-from curate.decode import DecodedImage, decode_image
-from curate.hashing import HASH_FUNCTIONS, hamming, hash_pixels
-from curate.neardup import near_pairs
+from curate.hashing import HASH_FUNCTIONS, hamming
+from curate.missing_hashes import fill_missing_hashes
+from curate.pairs import (
+    CROP_HASHES,
+    POOL_PAIRS,
+    find_candidates,
+    is_flat,
+    verification_pool,
+    verify_pairs,
+)
+from curate.verify import Evidence
 from synthset.errors import SynthsetError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HASH = "phash"
-DEFAULT_THRESHOLD = 6
+DEFAULT_THRESHOLD = 8  # candidate radius; without verification 6 is the precise choice
 MAX_THRESHOLD = 32  # beyond half the bits two random hashes are "near"
-FLAT_BITS = 8  # a hash within this many bits of all-0 or all-1 is near-uniform
-HASH_CHUNK = 16  # images per task when hashing in worker processes
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -87,7 +96,8 @@ class DedupOptions:
     hash_name: str = DEFAULT_HASH
     threshold: int = DEFAULT_THRESHOLD
     dry_run: bool = False
-    workers: int | None = None  # processes for hashing images checked without hashes
+    workers: int | None = None  # processes for hashing and verifying (default: every core)
+    verify: bool = True  # compare the pictures of each candidate pair (else: hashes decide)
 
     def __post_init__(self) -> None:
         if self.hash_name not in HASH_FUNCTIONS:
@@ -127,7 +137,11 @@ class DedupReport:
     hashed: int = 0  # ok images whose missing hashes this run computed
     unhashable: int = 0  # ok images left out: hashes missing and the file does not decode
     flat: int = 0  # near-uniform images kept out of the near-duplicate graph
-    near_pairs: int = 0  # pairs within the radius found by the search
+    near_pairs: int = 0  # candidate pairs within the radius found by the searches
+    verified_pairs: int = 0  # candidates the pictures confirmed
+    rejected_pairs: int = 0  # candidates the pictures did not confirm
+    unverifiable_pairs: int = 0  # candidates with a file that no longer decodes
+    verify_seconds: float = 0.0
     blocked_pairs: int = 0  # reviewer "not duplicates" pairs known
     shared_urls: int = 0  # URLs sharing a stored body with another URL (exact sha256 dups)
     groups: list[Group] = field(default_factory=list)
@@ -150,7 +164,10 @@ class DedupReport:
         return {
             "hash": self.options.hash_name, "threshold": self.options.threshold,
             "candidates": self.candidates, "hashed": self.hashed, "unhashable": self.unhashable,
-            "flat": self.flat, "near_pairs": self.near_pairs, "groups": len(self.groups),
+            "verify": self.options.verify, "flat": self.flat, "near_pairs": self.near_pairs,
+            "verified_pairs": self.verified_pairs, "rejected_pairs": self.rejected_pairs,
+            "unverifiable_pairs": self.unverifiable_pairs,
+            "verify_seconds": round(self.verify_seconds, 3), "groups": len(self.groups),
             "duplicates": self.duplicates, "same_pixels": self.same_pixels,
             "near": self.duplicates - self.same_pixels, "shared_urls": self.shared_urls,
             "pinned_groups": sum(1 for g in self.groups if g.pinned),
@@ -200,17 +217,24 @@ def dedup_images(
     run_id = None
     if not options.dry_run:
         run_id = start_run(catalog, "dedup", {"hash": options.hash_name,
-                                              "threshold": options.threshold})
-    candidates = dedup_candidates(catalog)
-    candidates = _fill_missing_hashes(catalog, candidates, options, report, progress)
+                                              "threshold": options.threshold,
+                                              "verify": options.verify})
+    filled = fill_missing_hashes(catalog, dedup_candidates(catalog),
+                                 options.workers or os.cpu_count() or 1, options.dry_run, progress)
+    candidates = filled.candidates
+    report.hashed, report.unhashable = filled.hashed, filled.unhashable
     report.candidates = len(candidates)
     report.shared_urls = count_shared_bodies(catalog)
     blocked = not_duplicate_pairs(catalog)
     report.blocked_pairs = len(blocked)
-    report.groups = plan_groups(
-        candidates, options.hash_name, options.threshold, pinned_groups(catalog), blocked,
-        report, progress,
-    )
+    with ExitStack() as stack:
+        verifier = None
+        if options.verify:
+            verifier = _store_verifier(catalog, candidates, options, progress, stack)
+        report.groups = plan_groups(
+            candidates, options.hash_name, options.threshold, pinned_groups(catalog), blocked,
+            report, progress, verifier,
+        )
     if run_id is not None:
         judgments = [
             DuplicateJudgment(member.sha256, group.keeper, member.reason)
@@ -245,31 +269,68 @@ def keeper_order(candidates: list[DedupCandidate], pinned_keepers: set[str]) -> 
     )
 
 
-def is_flat(hashes: np.ndarray) -> np.ndarray:
-    """Which signed int64 hashes are near-uniform: within FLAT_BITS of all-0 or all-1."""
-    ones = np.bitwise_count(np.asarray(hashes, dtype=np.int64).view(np.uint64))
-    return (ones <= FLAT_BITS) | (ones >= 64 - FLAT_BITS)
+Verifier = Callable[[list[tuple[int, int]]], list[Evidence | None]]  # index pairs -> verdicts
+
+
+def _store_verifier(catalog: Catalog, candidates: list[DedupCandidate], options: DedupOptions,
+                    progress: Progress | None, stack: ExitStack) -> Verifier:
+    """A :data:`Verifier` that compares the stored files, on ``options.workers`` processes.
+
+    The process pool starts on the first batch big enough to need it and is shut down
+    with ``stack``; later verification rounds reuse it.
+    """
+    workers = options.workers or os.cpu_count() or 1
+    pools: list[ProcessPoolExecutor] = []
+
+    def verifier(pairs: list[tuple[int, int]]) -> list[Evidence | None]:
+        paths = []
+        for a, b in pairs:
+            try:
+                paths.append((str(catalog.store.absolute(candidates[a].path)),
+                              str(catalog.store.absolute(candidates[b].path))))
+            except UnsafePath:
+                logger.warning("dedup: refusing store path of %s or %s",
+                               candidates[a].sha256, candidates[b].sha256)
+                paths.append(("", ""))
+
+        def verified(done: int, total: int) -> None:
+            if progress:
+                progress("verify", done, total)
+
+        if workers > 1 and len(paths) >= POOL_PAIRS and not pools:
+            pools.append(stack.enter_context(verification_pool(workers)))
+        return verify_pairs(paths, workers, verified, pools[0] if pools else None)
+
+    return verifier
 
 
 def _edges(
     candidates: list[DedupCandidate], hash_name: str, threshold: int, rank: np.ndarray,
-    report: DedupReport, progress: Progress | None,
-) -> dict[int, list[tuple[int, int]]]:
-    """Neighbours of each image, ``(distance, other)`` sorted: near pairs and same pixels."""
-    hashes = np.array([getattr(c, hash_name) for c in candidates], dtype=np.int64)
-    flat = is_flat(hashes)
-    report.flat = int(flat.sum())
-    graph = np.flatnonzero(~flat)
+    report: DedupReport, progress: Progress | None, verifier: Verifier | None,
+) -> tuple[dict[int, list[tuple[int, int]]], dict[tuple[int, int], str]]:
+    """Neighbours of each image, ``(distance, other)`` sorted (candidate pairs and same
+    pixels), and what proposed each candidate pair ``(lower, higher index)``."""
+    names = {hash_name, *CROP_HASHES} if verifier else {hash_name}
+    hashes = {name: np.array([getattr(c, name) for c in candidates], dtype=np.int64)
+              for name in names}
+    report.flat = int(is_flat(hashes[hash_name]).sum())
 
     def searched(done: int, total: int) -> None:
         if progress:
             progress("search", done, total)
 
-    found = near_pairs(hashes[graph], threshold, progress=searched)
+    found = find_candidates(hashes, hash_name, threshold, crops=verifier is not None,
+                            progress=searched)
     report.near_pairs = len(found)
+    pixels = [c.pixel_sha256 for c in candidates]
+    labels = {
+        (a, b): found.label(k)
+        for k, (a, b) in enumerate(zip(found.left.tolist(), found.right.tolist(), strict=True))
+        if pixels[a] is None or pixels[a] != pixels[b]
+    }
     neighbours: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for a, b, d in zip(graph[found.left].tolist(), graph[found.right].tolist(),
-                       found.distance.tolist(), strict=True):
+    for a, b in labels:
+        d = _distance(candidates[a], candidates[b], hash_name)
         neighbours[a].append((d, b))
         neighbours[b].append((d, a))
     # Same pixels: a star from the best-ranked image of each pixel group (equality is
@@ -286,9 +347,9 @@ def _edges(
                     d = _distance(candidates[hub], candidates[other], hash_name)
                     neighbours[hub].append((d, other))
                     neighbours[other].append((d, hub))
-    for index, pairs in neighbours.items():
-        neighbours[index] = sorted(set(pairs), key=lambda p: (p[0], rank[p[1]]))
-    return neighbours
+    for index, near in neighbours.items():
+        neighbours[index] = sorted(set(near), key=lambda p: (p[0], rank[p[1]]))
+    return neighbours, labels
 
 
 def plan_groups(
@@ -299,11 +360,14 @@ def plan_groups(
     blocked: set[tuple[str, str]] | None = None,
     report: DedupReport | None = None,
     progress: Progress | None = None,
+    verifier: Verifier | None = None,
 ) -> list[Group]:
-    """Star-cluster ``candidates`` (all with hashes) into duplicate groups; pure, writes nothing.
+    """Star-cluster ``candidates`` (all with hashes) into duplicate groups; writes nothing.
 
     :param pinned: reviewer-pinned membership (image -> keeper), reproduced as is.
     :param blocked: pairs ``(a, b)``, ``a < b``, never to share a group.
+    :param verifier: decides each candidate pair on the pictures (candidates then also
+        come from the centre hashes); None: the hash distance alone decides.
     :returns: groups with at least one member, in keeper order.
     """
     pinned = pinned or {}
@@ -314,25 +378,65 @@ def plan_groups(
     order = keeper_order(candidates, pinned_keepers)
     rank = np.empty(len(candidates), dtype=np.int64)
     rank[order] = np.arange(len(candidates))
-    neighbours = _edges(candidates, hash_name, threshold, rank, report, progress)
+    neighbours, labels = _edges(candidates, hash_name, threshold, rank, report, progress,
+                                verifier)
     apart: dict[int, set[int]] = defaultdict(set)
     for a, b in blocked:
         if a in index_of and b in index_of:
             apart[index_of[a]].add(index_of[b])
             apart[index_of[b]].add(index_of[a])
-
-    keeper_of = np.full(len(candidates), -1, dtype=np.int64)
+    pins = [(index_of[s], index_of[k]) for s, k in sorted(pinned.items())
+            if s != k and s in index_of and k in pinned_keepers]
+    # Verify lazily: plan the stars as if every untested candidate held, verify the
+    # keeper-member pairs the plan uses, and plan again until it uses only verified pairs.
+    # Pairs between two members of one star are never compared.
+    verdicts: dict[tuple[int, int], str | None] = {}  # pair -> evidence; None: rejected
+    if verifier is None:
+        verdicts.update(labels)
+    while True:
+        edges = _stars(order, neighbours, pins, apart, verdicts, progress)
+        used = {(min(k, j), max(k, j)) for _, (k, j) in edges}
+        untested = sorted(pair for pair in used if pair in labels and pair not in verdicts)
+        if not untested:
+            break
+        _verify(untested, verifier, labels, verdicts, report)
     members: dict[int, list[Member]] = defaultdict(list)
+    for i, k in pins:
+        distance = _distance(candidates[i], candidates[k], hash_name)
+        reason = review_reason(_facts(candidates[i], hash_name),
+                               _facts(candidates[k], hash_name), candidates[k].sha256, hash_name)
+        members[k].append(Member(candidates[i].sha256, distance, reason))
+    for distance, (k, j) in edges:
+        evidence = verdicts.get((min(k, j), max(k, j)))
+        members[k].append(Member(candidates[j].sha256, distance,
+                                 _reason(candidates[j], candidates[k], evidence)))
+    return [
+        Group(
+            candidates[k].sha256,
+            tuple(sorted(members[k], key=lambda m: (m.distance, m.sha256))),
+            pinned=candidates[k].sha256 in pinned_keepers,
+        )
+        for k in order
+        if members.get(k)
+    ]
+
+
+def _stars(
+    order: list[int], neighbours: dict[int, list[tuple[int, int]]], pins: list[tuple[int, int]],
+    apart: dict[int, set[int]], verdicts: dict[tuple[int, int], str | None],
+    progress: Progress | None,
+) -> list[tuple[int, tuple[int, int]]]:
+    """One star-clustering pass: ``(distance, (keeper, member))`` for each member placed.
+
+    Pinned members (``pins``: member, keeper) are placed first and not returned; a pair
+    rejected in ``verdicts`` is skipped; a pair not yet tested counts as holding.
+    """
+    keeper_of = np.full(len(order), -1, dtype=np.int64)
     in_group: dict[int, set[int]] = defaultdict(set)
-    for sha256, keeper in sorted(pinned.items()):
-        if sha256 != keeper and sha256 in index_of and keeper in pinned_keepers:
-            i, k = index_of[sha256], index_of[keeper]
-            keeper_of[i], keeper_of[k] = k, k
-            distance = _distance(candidates[i], candidates[k], hash_name)
-            reason = review_reason(_facts(candidates[i], hash_name),
-                                   _facts(candidates[k], hash_name), keeper, hash_name)
-            members[k].append(Member(sha256, distance, reason))
-            in_group[k].add(i)
+    for i, k in pins:
+        keeper_of[i], keeper_of[k] = k, k
+        in_group[k].add(i)
+    placed = []
     for step, k in enumerate(order):
         if progress and (step % 65536 == 0 or step == len(order) - 1):
             progress("group", step + 1, len(order))
@@ -343,22 +447,35 @@ def plan_groups(
         for distance, j in neighbours.get(k, ()):
             if keeper_of[j] != -1:
                 continue
+            pair = (j, k) if j < k else (k, j)
+            if pair in verdicts and verdicts[pair] is None:
+                continue
             others = apart.get(j)
             if others and (k in others or others & in_group[k]):
                 continue
             keeper_of[j] = k
             in_group[k].add(j)
-            members[k].append(Member(candidates[j].sha256, distance,
-                                     _reason(candidates[j], candidates[k], distance, hash_name)))
-    return [
-        Group(
-            candidates[k].sha256,
-            tuple(sorted(members[k], key=lambda m: (m.distance, m.sha256))),
-            pinned=candidates[k].sha256 in pinned_keepers,
-        )
-        for k in order
-        if members.get(k)
-    ]
+            placed.append((distance, (k, j)))
+    return placed
+
+
+def _verify(pairs: list[tuple[int, int]], verifier: Verifier | None,
+            labels: dict[tuple[int, int], str], verdicts: dict[tuple[int, int], str | None],
+            report: DedupReport) -> None:
+    """Compare the pictures of ``pairs`` and record each verdict (with its evidence)."""
+    assert verifier is not None  # without one every candidate pair is decided up front
+    started = time.monotonic()
+    for pair, verdict in zip(pairs, verifier(pairs), strict=True):
+        if verdict is None:
+            report.unverifiable_pairs += 1
+            verdicts[pair] = None
+        elif verdict.duplicate:
+            report.verified_pairs += 1
+            verdicts[pair] = f"{labels[pair]}; {verdict.describe()}"
+        else:
+            report.rejected_pairs += 1
+            verdicts[pair] = None
+    report.verify_seconds += time.monotonic() - started
 
 
 def _facts(candidate: DedupCandidate, hash_name: str) -> tuple[str | None, int | None]:
@@ -371,81 +488,9 @@ def _distance(a: DedupCandidate, b: DedupCandidate, hash_name: str) -> int:
     return hamming(getattr(a, hash_name), getattr(b, hash_name))
 
 
-def _reason(member: DedupCandidate, keeper: DedupCandidate, distance: int, hash_name: str) -> str:
-    """``same pixels as <sha12>`` or ``phash distance 3 to <sha12>``."""
+def _reason(member: DedupCandidate, keeper: DedupCandidate, evidence: str | None) -> str:
+    """``same pixels as <sha12>``, or ``<how it was found> to <sha12>[; verified: ...]``."""
     if member.pixel_sha256 is not None and member.pixel_sha256 == keeper.pixel_sha256:
         return f"same pixels as {keeper.sha256[:12]}"
-    return f"{hash_name} distance {distance} to {keeper.sha256[:12]}"
-
-
-# --- hashes missing from older catalogs ----------------------------------------------------
-
-
-def _hash_file(job: tuple[str, str]) -> StoredHashes | None:
-    """The content hashes of one stored file, or None when it no longer decodes."""
-    sha256, path = job
-    try:
-        decoded = decode_image(Path(path).read_bytes())
-    except OSError:
-        return None
-    if not isinstance(decoded, DecodedImage):
-        return None
-    hashes = hash_pixels(decoded.pixels)
-    return StoredHashes(sha256, hashes.pixel_sha256, hashes.phash, hashes.dhash, hashes.whash)
-
-
-def _hash_files(
-    jobs: list[tuple[str, str]], workers: int, progress: Progress | None
-) -> list[StoredHashes | None]:
-    """:func:`_hash_file` of every job, on ``workers`` processes (this one when 1), in order."""
-    results: list[StoredHashes | None] = []
-    with ExitStack() as stack:
-        hashed = map(_hash_file, jobs)
-        if workers > 1:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["curate.dedup"])
-            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context))
-            hashed = pool.map(_hash_file, jobs, chunksize=HASH_CHUNK)
-        for result in hashed:
-            results.append(result)
-            if progress:
-                progress("hash", len(results), len(jobs))
-    return results
-
-
-def _fill_missing_hashes(
-    catalog: Catalog, candidates: list[DedupCandidate], options: DedupOptions,
-    report: DedupReport, progress: Progress | None,
-) -> list[DedupCandidate]:
-    """Candidates with every hash present: missing ones computed on all cores (and stored
-    unless dry run); images whose hashes cannot be computed are dropped and counted."""
-    missing = [c for c in candidates if not c.has_hashes()]
-    if not missing:
-        return candidates
-    jobs = []
-    for candidate in missing:
-        try:
-            jobs.append((candidate.sha256, str(catalog.store.absolute(candidate.path))))
-        except UnsafePath:
-            logger.warning("dedup: refusing store path %s", candidate.path)
-    workers = min(options.workers or os.cpu_count() or 1, max(1, len(jobs) // HASH_CHUNK))
-    results = _hash_files(jobs, workers, progress)
-    computed = {r.sha256: r for r in results if r is not None}
-    report.hashed = len(computed)
-    report.unhashable = len(missing) - len(computed)
-    if computed and not options.dry_run:
-        record_hashes(catalog, computed.values())
-    filled = []
-    for candidate in candidates:
-        if candidate.has_hashes():
-            filled.append(candidate)
-        elif candidate.sha256 in computed:
-            h = computed[candidate.sha256]
-            filled.append(replace(
-                candidate,
-                pixel_sha256=candidate.pixel_sha256 or h.pixel_sha256,
-                phash=h.phash if candidate.phash is None else candidate.phash,
-                dhash=h.dhash if candidate.dhash is None else candidate.dhash,
-                whash=h.whash if candidate.whash is None else candidate.whash,
-            ))
-    return filled
+    how, _, verified = (evidence or "").partition("; ")
+    return f"{how} to {keeper.sha256[:12]}" + (f"; {verified}" if verified else "")

@@ -50,6 +50,8 @@ def judge_bytes(sha256: str, data: bytes, options: JudgeOptions) -> ImageCheck:
         phash=hashes.phash,
         dhash=hashes.dhash,
         whash=hashes.whash,
+        centre5_phash=hashes.centre5_phash,
+        centre10_phash=hashes.centre10_phash,
     )
 
 

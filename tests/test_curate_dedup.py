@@ -164,7 +164,7 @@ def test_every_variant_of_a_photo_is_grouped_and_distinct_photos_never_are(check
     assert report.same_pixels == len(PHOTOS) + 1
     assert report.shared_urls == len(PHOTOS)  # one extra URL per photo for the same body
     stats = latest_dedup_stats(catalog)
-    assert stats["duplicates"] == report.duplicates and stats["threshold"] == 6
+    assert stats["duplicates"] == report.duplicates and stats["threshold"] == 8
 
 
 def test_near_uniform_images_stay_out_of_the_near_graph_but_same_pixels_group(checked):
@@ -212,20 +212,20 @@ def test_threshold_control_a_crop_groups_at_its_distance_and_not_one_below(check
     hashes = {c.sha256: c.phash for c in dedup_candidates(catalog)}
     distance = hamming(hashes[keeper], hashes[crop])
     assert 0 < distance <= 6
-    dedup_images(catalog, DedupOptions(threshold=distance))
+    dedup_images(catalog, DedupOptions(threshold=distance, verify=False))
     assert current_duplicates(catalog)[crop] == (
         keeper, f"phash distance {distance} to {keeper[:12]}")
-    dedup_images(catalog, DedupOptions(threshold=distance - 1))
+    dedup_images(catalog, DedupOptions(threshold=distance - 1, verify=False))
     assert crop not in current_duplicates(catalog)
 
 
 def test_rerun_with_another_threshold_recomputes_cleanly(checked):
     catalog, by_url = checked
-    dedup_images(catalog, DedupOptions(threshold=6))
+    dedup_images(catalog, DedupOptions(threshold=6, verify=False))
     at_six = current_duplicates(catalog)
-    again = dedup_images(catalog, DedupOptions(threshold=6))
+    again = dedup_images(catalog, DedupOptions(threshold=6, verify=False))
     assert again.changed == 0 and current_duplicates(catalog) == at_six
-    exact = dedup_images(catalog, DedupOptions(threshold=0))
+    exact = dedup_images(catalog, DedupOptions(threshold=0, verify=False))
     at_zero = current_duplicates(catalog)
     hashes = {c.sha256: c.phash for c in dedup_candidates(catalog)}
     assert at_zero and set(at_zero) < set(at_six)
@@ -235,7 +235,7 @@ def test_rerun_with_another_threshold_recomputes_cleanly(checked):
     moved = {s for s in set(at_six) | set(at_zero)
              if at_six.get(s, (None,))[0] != at_zero.get(s, (None,))[0]}
     assert exact.changed == len(moved) > len(at_six) - len(at_zero)  # some found new keepers
-    dedup_images(catalog, DedupOptions(threshold=6))
+    dedup_images(catalog, DedupOptions(threshold=6, verify=False))
     assert current_duplicates(catalog) == at_six
 
 
@@ -315,7 +315,7 @@ def test_no_chaining_through_the_catalog(checked):
                    pixel_sha256=rows[sha].pixel_sha256, phash=h, dhash=h, whash=h)
         for sha, h in ((a, BASE), (b, B_HASH), (c, C_HASH))
     ])
-    dedup_images(catalog, DedupOptions())
+    dedup_images(catalog, DedupOptions(threshold=6, verify=False))  # hashes alone decide
     dups = current_duplicates(catalog)
     area = {s: rows[s].area for s in (a, b, c)}
     first = max((a, b, c), key=lambda s: (area[s], rows[s].bytes))
@@ -323,7 +323,7 @@ def test_no_chaining_through_the_catalog(checked):
         assert dups[a][0] == b and dups[c][0] == b
     else:  # an end is largest: it keeps the middle, the far end stays apart
         other_end = c if first == a else a
-        assert dups[b][0] == first and other_end not in dups
+        assert dups[b][0] == first and other_end not in dups, dups.get(other_end)
 
 
 # --- review decisions ---------------------------------------------------------------------

@@ -37,6 +37,12 @@ def tile_label(number: int, image: GroupImage, keeper: bool) -> str:
     return f"{number}  {mark}\n{size}  {image.bytes / 1024:.0f} KB{distance}\n{image.sha256[:12]}"
 
 
+def evidence_lines(group: DuplicateGroup, limit: int = MAX_TILES) -> list[str]:
+    """Why each member on screen is in the group: ``"2  <its duplicate_reason>"`` per tile."""
+    return [f"{number}  {image.reason or 'grouped'}"
+            for number, image in enumerate(group.members[:limit - 1], start=2)]
+
+
 class DuplicatesApp(App[None]):
     """One duplicate group at a time: 1-9 choose the keeper, b break it, Enter confirms."""
 
@@ -80,6 +86,7 @@ class DuplicatesApp(App[None]):
         """Status line, a row of tiles, footer."""
         yield Static("", id="dup-status", markup=False)
         yield Horizontal(id="dup-tiles")
+        yield Static("", id="dup-evidence", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -150,9 +157,12 @@ class DuplicatesApp(App[None]):
         """The line above the tiles."""
         group = self.group
         status = self.query_one("#dup-status", Static)
+        evidence = self.query_one("#dup-evidence", Static)
         if group is None:
             status.update(DONE_MESSAGE)
+            evidence.update("")
             return
+        evidence.update("\n".join(evidence_lines(group)))
         more = len(group.members) + 1 - len(self.tiles)
         plan = (
             "b: break apart (not duplicates)" if self.breaking
