@@ -20,6 +20,14 @@ are not. The test, on greyscale copies at most :data:`WORK_SIDE` pixels long:
    different pictures that happen to share keypoints (a repeated texture) fail
    here.
 
+3. **Same framing, when geometry cannot speak.** Flat drawings and tiny thumbnails
+   can have too few keypoints to fit a transform. Then two pictures of the same
+   aspect ratio (within :data:`MAX_ASPECT_DIFFERENCE`), whose pHashes are at most
+   :data:`FRAMING_MAX_PHASH` bits apart, are duplicates when their pixels, each
+   scaled to the other's frame, correlate at :data:`MIN_FRAMING_CORRELATION` or
+   more with nothing trimmed (different drawn cakes in one style reach 0.98; a
+   thumbnail or a quality-20 copy 0.999).
+
 Two halves of a stereo pair pass (their parallax at these sizes is a pixel or
 two); docs/dedup.md says so with the measurements.
 
@@ -36,6 +44,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from curate.hashing import hamming, hash_to_int64, phash_dct
+
 WORK_SIDE = 320  # pictures are compared with their longer side at most this long (pixels)
 ORB_FEATURES = 500
 ORB_FAST_THRESHOLD = 10  # lower than OpenCV's 20, so flat or dark photographs get keypoints
@@ -50,6 +60,9 @@ BLUR_SIGMA = 1.0  # pixels at COMPARE_SIDE; absorbs JPEG blocks and resampling
 MIN_OVERLAP_PIXELS = 256  # fewer overlapping pixels than this at COMPARE_SIDE: no verdict
 TRIM = 0.15  # share of most different pixels left out of the correlation
 MIN_CORRELATION = 0.9
+MAX_ASPECT_DIFFERENCE = 0.02  # same framing: relative difference of width / height
+FRAMING_MAX_PHASH = 6  # same framing: pHash bits apart at most
+MIN_FRAMING_CORRELATION = 0.99  # same framing: untrimmed correlation at least
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,7 @@ class Features:
     gray: np.ndarray  # uint8 (h, w), longer side <= WORK_SIDE
     points: np.ndarray  # float32 (k, 2) keypoint positions
     descriptors: np.ndarray | None  # uint8 (k, 32), None when no keypoint was found
+    phash: int  # pHash of the working copy, as a signed int64
 
 
 @dataclass(frozen=True)
@@ -74,9 +88,13 @@ class Evidence:
     cover: float = 0.0  # share of the larger picture the smaller one covers
     correlation: float = 0.0  # after alignment, the most different pixels left out
     failed: str = ""  # the first test that failed ("" when duplicate)
+    framing: str = ""  # set when the same-framing test decided: why geometry could not
 
     def describe(self) -> str:
         """One line for reports, e.g. ``verified: 143 matching keypoints, ...``."""
+        if self.framing:
+            return (f"verified by same framing ({self.framing}): pHash within "
+                    f"{FRAMING_MAX_PHASH} bits, correlation {self.correlation:.3f}")
         if self.inliers == 0:
             return f"not verified: {self.failed}"
         words = (
@@ -108,7 +126,7 @@ def prepare(image: Image.Image) -> Features:
     pixels = np.asarray(gray)
     keypoints, descriptors = _orb().detectAndCompute(cv2.equalizeHist(pixels), None)
     points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
-    return Features(pixels, points, descriptors)
+    return Features(pixels, points, descriptors, hash_to_int64(phash_dct(gray)))
 
 
 def _match(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray]:
@@ -213,15 +231,16 @@ def verify(a: Features, b: Features) -> Evidence:
     """Whether ``a`` and ``b`` show the same photograph (see the module docstring)."""
     in_a, in_b = _match(a, b)
     if len(in_a) < MIN_INLIERS:
-        return Evidence(False, matches=len(in_a), failed=f"{len(in_a)} keypoint matches")
+        failed = f"{len(in_a)} keypoint matches"
+        return _same_framing(a, b, failed) or Evidence(False, matches=len(in_a), failed=failed)
     transform, inliers = cv2.estimateAffinePartial2D(
         in_b, in_a, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PIXELS,
         maxIters=2000, confidence=0.995,
     )
     count = 0 if inliers is None else int(inliers.sum())
     if transform is None or count < MIN_INLIERS:
-        return Evidence(False, matches=len(in_a),
-                        failed=f"{count} of {len(in_a)} matches agree on one geometry")
+        failed = f"{count} of {len(in_a)} matches agree on one geometry"
+        return _same_framing(a, b, failed) or Evidence(False, matches=len(in_a), failed=failed)
     scale = math.hypot(transform[0, 0], transform[1, 0])
     rotation = math.degrees(math.atan2(transform[1, 0], transform[0, 0]))
     contained, cover = _overlap(a.gray.shape, b.gray.shape, transform)
@@ -236,6 +255,29 @@ def verify(a: Features, b: Features) -> Evidence:
     if correlation < MIN_CORRELATION:
         return Evidence(False, failed="pixels differ after alignment", **found)
     return Evidence(True, **found)
+
+
+def _same_framing(a: Features, b: Features, geometry_failed: str) -> Evidence | None:
+    """The verdict of the same-framing test (module docstring, 3.), or None when it fails."""
+    (ha, wa), (hb, wb) = a.gray.shape, b.gray.shape
+    if abs((wa / ha) / (wb / hb) - 1.0) > MAX_ASPECT_DIFFERENCE:
+        return None
+    if hamming(a.phash, b.phash) > FRAMING_MAX_PHASH:
+        return None
+    large, small = (a, b) if a.gray.size >= b.gray.size else (b, a)
+    factor = min(1.0, COMPARE_SIDE / max(large.gray.shape))
+    height, width = large.gray.shape
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    x, y = (cv2.GaussianBlur(cv2.resize(f.gray, size, interpolation=cv2.INTER_AREA)
+                             .astype(np.float64), (0, 0), BLUR_SIGMA).ravel()
+            for f in (large, small))
+    x, y = x - x.mean(), y - y.mean()
+    norm = math.sqrt(float(x @ x) * float(y @ y))
+    correlation = float(x @ y) / norm if norm > 1e-9 else 0.0
+    if correlation < MIN_FRAMING_CORRELATION:
+        return None
+    return Evidence(True, scale=b.gray.shape[1] / a.gray.shape[1], contained=1.0, cover=1.0,
+                    correlation=correlation, failed="", framing=geometry_failed)
 
 
 def _correlation_of(a: Features, b: Features, transform: np.ndarray) -> float:

@@ -5,8 +5,10 @@ decisions hold, and the evidence reaches the report and the review."""
 from __future__ import annotations
 
 import asyncio
+import io
 import shutil
 
+import imagegen
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -18,6 +20,7 @@ from photo_variants import (
     load_photo,
     thumbnail,
 )
+from PIL import Image
 from textual.widgets import Static
 
 from catalog import open_catalog
@@ -28,6 +31,8 @@ from catalog.duplicates import (
     duplicate_groups,
 )
 from catalog.harvest import FetchResult, record_fetches
+from crawler.mirror.drawing import draw_cake as mirror_cake
+from crawler.mirror.drawing import random_cake_spec
 from curate.check import CheckOptions, check_images
 from curate.cli import cli
 from curate.decode import decode_image
@@ -233,3 +238,20 @@ def test_two_drawings_of_one_style_are_not_verified():
     first, second = (prepare(decode_image(draw_cake(seed)).image) for seed in (300, 301))
     evidence = verify(first, second)
     assert not evidence.duplicate and "agree on one geometry" in evidence.failed
+
+
+def test_a_thumbnail_of_a_drawing_with_few_keypoints_is_verified_by_its_framing():
+    """Geometry cannot speak (too few keypoints agree); same framing, pHash and pixels do."""
+    drawing = imagegen.picture(200, 150, seed=0)
+    original = prepare(Image.open(io.BytesIO(imagegen.encode(drawing, "JPEG"))))
+    small = prepare(Image.open(io.BytesIO(imagegen.encode(drawing.resize((100, 75)), "JPEG"))))
+    evidence = verify(original, small)
+    assert evidence.duplicate and evidence.framing
+    assert evidence.describe().startswith("verified by same framing")
+
+
+def test_same_framing_does_not_merge_different_drawings_of_one_aspect():
+    """Mirror cakes 3 and 10: one aspect, pixels correlating 0.98, pHashes 19 bits apart."""
+    first, second = (prepare(mirror_cake(random_cake_spec(seed)).convert("RGB"))
+                     for seed in (3, 10))
+    assert not verify(first, second).duplicate
