@@ -28,6 +28,7 @@ LOG_LEVELS = math.log(LEVELS)
 SMALL = 1e-2  # below this |logit / 2|, log C uses its Taylor series
 CB_LOGIT_LIMIT = 15.0  # continuous Bernoulli logits are squashed into (-15, 15): no divergence
 MIN_LOG_SCALE = -7.0  # the logistic's log scale is clipped here (PixelCNN++ does the same)
+MAX_LOG_SCALE = 7.0  # and here: far wider, a bin's width in float32 would round to 0
 HALF_BIN = 0.5 / (LEVELS - 1)  # half the distance between two pixel values in [0, 1]
 MEAN_OFFSET = 0.5  # a decoder output of 0 is a logistic at mid-gray ...
 LOG_SCALE_OFFSET = math.log(1.0 / 16.0)  # ... with scale 1/16: a quick start from a plain init
@@ -115,7 +116,7 @@ def discretized_logistic_log_prob(x, mean, log_scale):
     and b = (x - HALF_BIN - mean) / s, sigmoid(a) - sigmoid(b) = sigmoid(a) sigmoid(-b)
     (1 - exp(b - a)), whose log is stable in float32 however far in a tail the value lies.
     """
-    inverse_scale = ops.exp(-ops.maximum(log_scale, MIN_LOG_SCALE))
+    inverse_scale = ops.exp(-ops.clip(log_scale, MIN_LOG_SCALE, MAX_LOG_SCALE))
     centred = x - mean
     a = (centred + HALF_BIN) * inverse_scale
     b = (centred - HALF_BIN) * inverse_scale

@@ -195,7 +195,8 @@ def test_other_likelihoods_train_on_rgb_of_any_size(tmp_path: Path, likelihood: 
     export = write_export(
         tmp_path / "rgb", {"train": draw_shapes(24, 20, 3, 0), "val": draw_shapes(8, 20, 3, 1)}
     )
-    options = TrainOptions(**{**TINY.__dict__, "likelihood": likelihood, "epochs": 2})
+    # At TINY's lr 3e-3 the 15-output mixture head overshoots on 24 images; the default lr holds.
+    options = TrainOptions(**{**TINY.__dict__, "likelihood": likelihood, "epochs": 2, "lr": 1e-3})
     report = train(export.path, tmp_path / "run", options)
     assert all(np.isfinite(report.history["val_loss"]))
     assert report.history["loss"][1] < report.history["loss"][0]

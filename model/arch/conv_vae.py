@@ -1,12 +1,12 @@
 """synthset's convolutional VAE: residual stages down to at most 8x8, a small dense bottleneck.
 
 Each encoder stage is a stride-2 convolution followed by a residual block (two 3x3 convolutions
-added to their input); stages repeat until the longer side is at most 8 pixels (two stages at
-28x28, four at 100x100), so the flattened feature map stays small at any input size. Channels
-double per stage up to 64 at the bottom and start no lower than 16. The decoder mirrors it
-with residual blocks and transposed convolutions; the last upsampling has few channels and a
-3x3 convolution at full resolution emits the likelihood's parameters (no wide layer at full
-resolution, which would dominate the training time at 100x100), centre-cropped to the input.
+added to their input) where the feature map is at most 16 pixels wide, a 3x3 convolution above
+that; stages repeat until the longer side is at most 8 pixels (two stages at 28x28, four at
+100x100), so the flattened feature map stays small at any input size. Channels double per stage
+up to 64 at the bottom and start no lower than 16; a dense layer of 512 on each side of z. The
+decoder mirrors it; its last transposed convolution emits the likelihood's parameters directly
+(no wide layer at full resolution), centre-cropped to the input size.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from model.arch.blocks import crop_to, halvings
 MAX_BOTTOM_SIDE = 8  # pixels: the longest side of the last feature map
 BOTTOM_FILTERS = 64
 MIN_FILTERS = 16
-TOP_FILTERS = 16  # channels of the full-resolution feature map that the output reads
+RESIDUAL_MAX_SIDE = 16  # stages whose feature map is at most this size get residual blocks
 HIDDEN = 512  # units of the dense layer on each side of z
 
 
@@ -39,6 +39,14 @@ def residual_block(x, filters: int, name: str):
     return layers.Activation("relu", name=f"{name}_out")(layers.Add(name=f"{name}_add")([x, y]))
 
 
+def stage_block(x, filters: int, name: str):
+    """A residual block where the feature map is small (at most RESIDUAL_MAX_SIDE), else one
+    3x3 convolution: residual blocks at full size would dominate the time at 100x100."""
+    if max(x.shape[1:3]) <= RESIDUAL_MAX_SIDE:
+        return residual_block(x, filters, name=f"res{name}")
+    return layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{name}")(x)
+
+
 def build(
     image_shape: tuple[int, int, int], latent_dim: int, params: int = 1
 ) -> tuple[keras.Model, keras.Model]:
@@ -51,7 +59,7 @@ def build(
     x = inputs
     for i, f in enumerate(filters):
         x = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"down{i}")(x)
-        x = residual_block(x, f, name=f"res{i}")
+        x = stage_block(x, f, name=str(i))
     bottom_shape = tuple(x.shape[1:])
     x = layers.Flatten()(x)
     x = layers.Dense(HIDDEN, activation="relu", name="hidden")(x)
@@ -64,12 +72,14 @@ def build(
     x = layers.Dense(bottom_shape[0] * bottom_shape[1] * bottom_shape[2], activation="relu")(x)
     x = layers.Reshape(bottom_shape)(x)
     for i, f in reversed(list(enumerate(filters))):
-        x = residual_block(x, f, name=f"res{i}")
-        up = filters[i - 1] if i else TOP_FILTERS
-        x = layers.Conv2DTranspose(
-            up, 3, strides=2, padding="same", activation="relu", name=f"up{i}"
-        )(x)
-    x = crop_to(x, height, width, name="crop")
-    out = layers.Conv2D(channels * params, 3, padding="same", name="params")(x)
+        x = stage_block(x, f, name=str(i))
+        if i:
+            x = layers.Conv2DTranspose(
+                filters[i - 1], 3, strides=2, padding="same", activation="relu", name=f"up{i}"
+            )(x)
+    # The last upsampling emits the likelihood's parameters directly: a full-resolution layer
+    # with many channels (the example's Conv2DTranspose(32) at 100x100) dominates the time.
+    x = layers.Conv2DTranspose(channels * params, 3, strides=2, padding="same", name="up0")(x)
+    out = crop_to(x, height, width, name="params")
     decoder = keras.Model(latent, out, name="decoder")
     return encoder, decoder
