@@ -1,4 +1,5 @@
-"""Score a trained run on an export's validation split: ELBO, bits/dim, active units, copying."""
+"""Score a trained run on an export's validation split: bits/dim on the 8-bit pixels (the ELBO and
+an importance-weighted bound), active units, copying."""
 
 from __future__ import annotations
 
@@ -11,52 +12,120 @@ import numpy as np
 from keras import ops
 
 from model.data import Export, load_export
-from model.likelihoods import get_likelihood
+from model.likelihoods import get_likelihood, honest_name, honest_nll
 from model.sample import PREDICT_BATCH, encode_means, load_run, sample_images
 from model.vae import VAE, gaussian_kl
 
-EVAL_LIKELIHOOD = "continuous-bernoulli"  # a proper density on [0, 1], so bits/dim mean something
 ACTIVE_THRESHOLD = 0.01  # variance of a unit's posterior mean over val above which it is active
 MEMORIZATION_IMAGES = 1000  # at most this many samples and val images are compared with train
+DECODE_VALUES = 2**21  # pixel values per decoder call when drawing importance samples
+LOG_2PI = math.log(2.0 * math.pi)
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Validation scores of one run; nats are per image, averaged over the split."""
+    """Validation scores of one run; nats are per image, averaged over the split.
+
+    ``reconstruction``, ``nats_per_image`` and ``bits_per_dim`` are upper bounds on -log P(x) of
+    the 8-bit pixels (see :func:`model.likelihoods.honest_nll`), ``scored_with`` says how;
+    ``iw_*`` the importance-weighted bound with ``importance_samples`` z per image (None when
+    not asked for); ``training_loss`` the objective the run was trained on.
+    """
 
     n_val: int
+    likelihood: str
+    scored_with: str
     reconstruction: float
     kl: float
     nats_per_image: float
     bits_per_dim: float
-    bce: float
+    importance_samples: int
+    iw_nats_per_image: float | None
+    iw_bits_per_dim: float | None
+    training_loss: float
     active_units: int
     latent_dim: int
     memorization: float
     sample_to_train: float
     val_to_train: float
-    likelihood: str = EVAL_LIKELIHOOD
 
     def as_dict(self) -> dict:
         """The scores as a JSON-ready dict."""
         return asdict(self)
 
 
+def bits_per_dim(nats_per_image: float | np.ndarray, dims: int):
+    """Nats per image to bits per pixel channel."""
+    return nats_per_image / (dims * math.log(2.0))
+
+
+def dequantization_noise(images: np.ndarray, seed: int) -> np.ndarray:
+    """Uniform noise in [0, 1), one value per pixel channel, drawn with ``seed``."""
+    return np.random.default_rng(seed).random(images.shape, dtype=np.float32)
+
+
 def elbo_terms(vae: VAE, images: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
-    """Per-image continuous-Bernoulli NLL, Bernoulli NLL and KL (nats), one z sample each."""
+    """Per image, in nats, one z sample each: ``reconstruction`` (the honest -log P(x | z)),
+    ``trained`` (the training likelihood's NLL) and ``kl``."""
+    likelihood = get_likelihood(vae.likelihood)
     sampler = keras.random.SeedGenerator(seed)
-    cb = get_likelihood(EVAL_LIKELIHOOD).nll
-    bernoulli = get_likelihood("bernoulli").nll
-    parts: dict[str, list[np.ndarray]] = {"reconstruction": [], "bce": [], "kl": []}
+    noise = dequantization_noise(images, seed)
+    parts: dict[str, list[np.ndarray]] = {"reconstruction": [], "trained": [], "kl": []}
     for i in range(0, len(images), PREDICT_BATCH):
         x = ops.convert_to_tensor(images[i : i + PREDICT_BATCH])
         z_mean, z_log_var = vae.encoder(x, training=False)
         eps = keras.random.normal(ops.shape(z_mean), seed=sampler)
-        logits = vae.decoder(z_mean + ops.exp(0.5 * z_log_var) * eps, training=False)
-        parts["reconstruction"].append(ops.convert_to_numpy(cb(x, logits)))
-        parts["bce"].append(ops.convert_to_numpy(bernoulli(x, logits)))
+        decoded = vae.decoder(z_mean + ops.exp(0.5 * z_log_var) * eps, training=False)
+        u = ops.convert_to_tensor(noise[i : i + PREDICT_BATCH])
+        parts["reconstruction"].append(ops.convert_to_numpy(honest_nll(likelihood, x, decoded, u)))
+        parts["trained"].append(ops.convert_to_numpy(likelihood.nll(x, decoded)))
         parts["kl"].append(ops.convert_to_numpy(gaussian_kl(z_mean, z_log_var)))
     return {key: np.concatenate(values).astype(np.float64) for key, values in parts.items()}
+
+
+def importance_log_weights(
+    vae: VAE, images: np.ndarray, samples: int, seed: int = 0
+) -> np.ndarray:
+    """log p(x | z) + log p(z) - log q(z | x) for ``samples`` draws z ~ q(z | x) per image.
+
+    Returns a (samples, N) float64 array; p(x | z) is the honest likelihood of the 8-bit pixels
+    (a continuous decoder sees the same dequantization noise for every z of an image). Work is
+    batched: each decoder call decodes about DECODE_VALUES pixel values.
+    """
+    likelihood = get_likelihood(vae.likelihood)
+    sampler = keras.random.SeedGenerator(seed)
+    noise = dequantization_noise(images, seed)
+    dims = int(np.prod(images.shape[1:]))
+    per_call = max(1, DECODE_VALUES // (dims * likelihood.params))
+    block = min(len(images), per_call)
+    out = np.empty((samples, len(images)), dtype=np.float64)
+    for i in range(0, len(images), block):
+        x = ops.convert_to_tensor(images[i : i + block])
+        u = ops.convert_to_tensor(noise[i : i + block])
+        n = int(x.shape[0])
+        z_mean, z_log_var = vae.encoder(x, training=False)
+        std = ops.exp(0.5 * z_log_var)
+        step = max(1, per_call // n)
+        for s in range(0, samples, step):
+            count = min(step, samples - s)
+            eps = keras.random.normal((count, *ops.shape(z_mean)), seed=sampler)
+            z = z_mean[None] + std[None] * eps
+            decoded = vae.decoder(ops.reshape(z, (count * n, -1)), training=False)
+            tiled_x = ops.reshape(ops.broadcast_to(x[None], (count, *x.shape)), (-1, *x.shape[1:]))
+            tiled_u = ops.reshape(ops.broadcast_to(u[None], (count, *u.shape)), (-1, *u.shape[1:]))
+            log_px = -ops.reshape(honest_nll(likelihood, tiled_x, decoded, tiled_u), (count, n))
+            log_pz = -0.5 * ops.sum(LOG_2PI + ops.square(z), axis=-1)
+            log_qz = -0.5 * ops.sum(LOG_2PI + z_log_var[None] + ops.square(eps), axis=-1)
+            out[s : s + count, i : i + n] = ops.convert_to_numpy(log_px + log_pz - log_qz)
+    return out
+
+
+def importance_weighted_nll(log_weights: np.ndarray) -> np.ndarray:
+    """-log (1/K sum_k w_k) per image (Burda et al., 2015): an upper bound on -log p(x) that
+    tightens as K grows; at K = 1 it is the one-sample negative ELBO."""
+    top = log_weights.max(axis=0)
+    mean = np.log(np.mean(np.exp(log_weights - top), axis=0))
+    return -(top + mean)
 
 
 def nearest_distances(queries: np.ndarray, references: np.ndarray, chunk: int = 512) -> np.ndarray:
@@ -87,23 +156,34 @@ def memorization_score(
     )
 
 
-def evaluate_run(vae: VAE, export: Export, seed: int = 0) -> Evaluation:
-    """Score ``vae`` on ``export``'s validation split (see :class:`Evaluation`)."""
+def evaluate_run(
+    vae: VAE, export: Export, seed: int = 0, importance_samples: int = 0
+) -> Evaluation:
+    """Score ``vae`` on ``export``'s validation split (see :class:`Evaluation`); with
+    ``importance_samples`` K > 0 also the importance-weighted bound."""
     val = export.require_val()
     terms = elbo_terms(vae, val, seed=seed)
     reconstruction = float(terms["reconstruction"].mean())
     kl = float(terms["kl"].mean())
-    nats = reconstruction + kl
     dims = int(np.prod(export.shape))
+    iw_nats = None
+    if importance_samples > 0:
+        log_weights = importance_log_weights(vae, val, importance_samples, seed=seed)
+        iw_nats = float(importance_weighted_nll(log_weights).mean())
     variances = encode_means(vae, val).var(axis=0)
     sample_dist, val_dist = memorization_score(vae, export, seed=seed)
     return Evaluation(
         n_val=len(val),
+        likelihood=vae.likelihood,
+        scored_with=honest_name(get_likelihood(vae.likelihood)),
         reconstruction=reconstruction,
         kl=kl,
-        nats_per_image=nats,
-        bits_per_dim=nats / (dims * math.log(2.0)),
-        bce=float(terms["bce"].mean()),
+        nats_per_image=reconstruction + kl,
+        bits_per_dim=bits_per_dim(reconstruction + kl, dims),
+        importance_samples=importance_samples,
+        iw_nats_per_image=iw_nats,
+        iw_bits_per_dim=None if iw_nats is None else bits_per_dim(iw_nats, dims),
+        training_loss=float((terms["trained"] + vae.kl_weight * terms["kl"]).mean()),
         active_units=int((variances > ACTIVE_THRESHOLD).sum()),
         latent_dim=vae.latent_dim,
         memorization=sample_dist / val_dist if val_dist > 0 else float("inf"),
@@ -112,7 +192,11 @@ def evaluate_run(vae: VAE, export: Export, seed: int = 0) -> Evaluation:
     )
 
 
-def evaluate(run_dir: Path | str, dataset_dir: Path | str, seed: int = 0) -> Evaluation:
+def evaluate(
+    run_dir: Path | str, dataset_dir: Path | str, seed: int = 0, importance_samples: int = 0
+) -> Evaluation:
     """Load RUN_DIR/model.keras and score it on the export at ``dataset_dir``."""
     vae = load_run(run_dir)
-    return evaluate_run(vae, load_export(dataset_dir), seed=seed)
+    return evaluate_run(
+        vae, load_export(dataset_dir), seed=seed, importance_samples=importance_samples
+    )

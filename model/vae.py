@@ -37,12 +37,12 @@ def gaussian_kl(z_mean, z_log_var):
 class VAE(keras.Model):
     """A variational autoencoder over images in [0, 1].
 
-    ``encoder`` maps images to ``[z_mean, z_log_var]``; ``decoder`` maps z to per-pixel logits of
-    the image shape. The loss (in ``compute_loss``) is, per image and averaged over the batch,
-    ``nll(x | logits) + kl_weight * kl_scale * KL``; ``kl_scale`` is a non-trainable variable a
-    warm-up callback raises from 0 to 1, and evaluation always uses ``kl_scale = 1`` so that
-    ``val_loss`` measures the same objective every epoch. Metrics: ``loss``, ``reconstruction``
-    and ``kl`` (unweighted, nats per image).
+    ``encoder`` maps images to ``[z_mean, z_log_var]``; ``decoder`` maps z to the likelihood's
+    parameters per pixel (see model.likelihoods). The loss (in ``compute_loss``) is, per image
+    and averaged over the batch, ``nll(x | decoded) + kl_weight * kl_scale * KL``; ``kl_scale`` is
+    a non-trainable variable a warm-up callback raises from 0 to 1, and evaluation always uses
+    ``kl_scale = 1`` so that ``val_loss`` measures the same objective every epoch. Metrics:
+    ``loss``, ``reconstruction`` and ``kl`` (unweighted, nats per image).
     """
 
     def __init__(
@@ -77,15 +77,15 @@ class VAE(keras.Model):
         return int(self.decoder.inputs[0].shape[-1])
 
     def call(self, inputs, training=False):
-        """Encode, sample z, decode: returns a dict with logits, z_mean and z_log_var."""
+        """Encode, sample z, decode: returns a dict with decoded, z_mean and z_log_var."""
         z_mean, z_log_var = self.encoder(inputs, training=training)
         z = self.sampling([z_mean, z_log_var])
-        logits = self.decoder(z, training=training)
-        return {"logits": logits, "z_mean": z_mean, "z_log_var": z_log_var}
+        decoded = self.decoder(z, training=training)
+        return {"decoded": decoded, "z_mean": z_mean, "z_log_var": z_log_var}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Negative ELBO per image (weighted KL), averaged over the batch."""
-        reconstruction = get_likelihood(self.likelihood).nll(x, y_pred["logits"])
+        reconstruction = get_likelihood(self.likelihood).nll(x, y_pred["decoded"])
         kl = gaussian_kl(y_pred["z_mean"], y_pred["z_log_var"])
         weight = self.kl_weight * self.kl_scale if training else self.kl_weight
         self.reconstruction_tracker.update_state(reconstruction)
@@ -127,9 +127,10 @@ def build_vae(
     seed: int | None = None,
 ) -> VAE:
     """Build a VAE from the architecture registered as ``arch`` (see model.arch)."""
-    from model.arch import load_architecture
+    from model.arch import build_architecture
 
-    encoder, decoder = load_architecture(arch)(tuple(image_shape), int(latent_dim))
+    params = get_likelihood(likelihood).params
+    encoder, decoder = build_architecture(arch, image_shape, latent_dim, params)
     vae = VAE(encoder, decoder, kl_weight=kl_weight, likelihood=likelihood, seed=seed, name="vae")
     vae.build((None, *image_shape))
     return vae

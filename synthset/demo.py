@@ -258,7 +258,7 @@ def summary_rows(
         ("accepted", stats["review"]["accepted"]),
         ("exported", export["counts"]["total"]),
         ("epochs", train["stop_epoch"]),
-        ("validation bits/dim", round(evaluation["bits_per_dim"], 4)),
+        ("validation bits/dim (8-bit)", round(evaluation["bits_per_dim"], 4)),
         ("memorization score", round(evaluation["memorization"], 3)),
     ]
 

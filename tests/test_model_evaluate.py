@@ -18,6 +18,9 @@ pytestmark = pytest.mark.model
 
 JSON_KEYS = {
     "bits_per_dim",
+    "iw_bits_per_dim",
+    "iw_nats_per_image",
+    "training_loss",
     "nats_per_image",
     "reconstruction",
     "kl",
@@ -57,28 +60,92 @@ def run(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_evaluate_json_is_finite_and_consistent(run):
     run_dir, export = run
-    result = CliRunner().invoke(cli, ["evaluate", str(run_dir), str(export), "--json"])
+    result = CliRunner().invoke(
+        cli, ["evaluate", str(run_dir), str(export), "--json", "--importance-samples", "20"]
+    )
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)
     assert set(scores) >= JSON_KEYS
     assert all(math.isfinite(scores[key]) for key in JSON_KEYS)
-    assert scores["n_val"] == 16
+    assert scores["n_val"] == 16 and scores["importance_samples"] == 20
+    assert scores["likelihood"] == scores["scored_with"] == "discretized-logistic"
     assert scores["nats_per_image"] == pytest.approx(scores["reconstruction"] + scores["kl"])
     assert scores["bits_per_dim"] == pytest.approx(scores["nats_per_image"] / (256 * math.log(2)))
+    assert 0 < scores["iw_bits_per_dim"] < scores["bits_per_dim"] < 8
     assert scores["kl"] >= 0 and 0 <= scores["active_units"] <= 6
     assert scores["memorization"] > 0
 
 
 def test_evaluate_matches_the_training_objective(run):
-    """Under a continuous Bernoulli, reconstruction = BCE - sum(log C) <= BCE, and the
-    evaluation's BCE + KL is the val_loss the bernoulli run was trained on (one z sample)."""
+    """A discrete decoder is scored with the likelihood it was trained on: its ELBO is the
+    val_loss of training (one z sample, so up to sampling noise)."""
     from model.evaluate import evaluate
 
     run_dir, export = run
     scores = evaluate(run_dir, export)
-    assert scores.reconstruction < scores.bce
+    assert scores.training_loss == pytest.approx(scores.nats_per_image, rel=1e-6)
     best_val_loss = json.loads((run_dir / "train.json").read_text())["best_loss"]
-    assert scores.bce + scores.kl == pytest.approx(best_val_loss, rel=0.05)
+    assert scores.nats_per_image == pytest.approx(best_val_loss, rel=0.05)
+
+
+def test_evaluation_is_deterministic_with_a_seed(run):
+    from model.evaluate import evaluate
+
+    run_dir, export = run
+    first, again = (evaluate(run_dir, export, seed=3, importance_samples=5) for _ in range(2))
+    assert first == again
+    other = evaluate(run_dir, export, seed=4, importance_samples=5)
+    assert other.nats_per_image != first.nats_per_image
+    assert other.iw_nats_per_image != first.iw_nats_per_image
+
+
+def test_importance_weighted_bound_is_below_the_elbo_and_equals_it_at_k1(run):
+    from model.data import load_export
+    from model.evaluate import elbo_terms, importance_log_weights, importance_weighted_nll
+    from model.sample import load_run
+
+    run_dir, export = run
+    vae, val = load_run(run_dir), load_export(export).val
+    log_w = importance_log_weights(vae, val, 200, seed=0)
+    negative_elbo = -log_w.mean(axis=0)  # the one-sample negative ELBO, averaged over 200 z
+    for k in (2, 10, 200):
+        assert np.all(importance_weighted_nll(log_w[:k]) <= -log_w[:k].mean(axis=0) + 1e-9)
+    assert np.all(importance_weighted_nll(log_w) < negative_elbo)
+    one = importance_log_weights(vae, val, 1, seed=0)
+    np.testing.assert_array_equal(importance_weighted_nll(one), -one[0])
+    # With the KL in closed form: E[-log p(x|z)] + KL, the same bound as the average above.
+    repeats = elbo_terms(vae, np.repeat(val, 100, axis=0), seed=1)
+    draws = (repeats["reconstruction"] + repeats["kl"]).reshape(len(val), 100)
+    error = np.hypot(log_w.std(axis=0) / np.sqrt(200), draws.std(axis=1) / np.sqrt(100))
+    assert np.all(np.abs(negative_elbo - draws.mean(axis=1)) < 4 * error + 1e-6)
+
+
+def test_a_uniform_model_scores_8_bits_per_dim_by_every_measure(tmp_path: Path):
+    """Encoder = the prior (KL 0), decoder = logit 0 (the uniform density): the ELBO and the
+    importance-weighted bound are both exactly 8 bits/dim on any 8-bit images."""
+    import keras
+
+    from model.data import load_export
+    from model.evaluate import evaluate_run
+    from model.vae import VAE
+
+    image = keras.Input((16, 16, 1))
+    flat = keras.layers.Flatten()(image)
+    zeros = {"kernel_initializer": "zeros", "bias_initializer": "zeros"}
+    encoder = keras.Model(
+        image, [keras.layers.Dense(3, **zeros)(flat), keras.layers.Dense(3, **zeros)(flat)]
+    )
+    z = keras.Input((3,))
+    logits = keras.layers.Reshape((16, 16, 1))(keras.layers.Dense(256, **zeros)(z))
+    vae = VAE(encoder, keras.Model(z, logits), likelihood="bernoulli")
+    write_export(
+        tmp_path / "x", {"train": draw_shapes(8, 16, 1, 0), "val": draw_shapes(8, 16, 1, 1)}
+    )
+    scores = evaluate_run(vae, load_export(tmp_path / "x"), importance_samples=7)
+    assert scores.scored_with == "continuous-bernoulli on dequantized pixels + log 256"
+    assert scores.kl == 0.0
+    assert scores.bits_per_dim == pytest.approx(8.0, rel=1e-6)
+    assert scores.iw_bits_per_dim == pytest.approx(8.0, rel=1e-6)
 
 
 def test_memorization_distance_is_zero_for_training_images():

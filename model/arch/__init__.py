@@ -1,9 +1,10 @@
 """The architecture registry: ``build`` callables found in the ``synthset.models`` entry points.
 
-An architecture is a callable ``build(image_shape, latent_dim) -> (encoder, decoder)``: the
-encoder maps (H, W, C) images to ``[z_mean, z_log_var]``, the decoder maps z to per-pixel logits
-of shape (H, W, C). Other packages add their own under ``[options.entry_points]
-synthset.models = NAME = package.module:build``.
+An architecture is a callable ``build(image_shape, latent_dim, params=1) -> (encoder, decoder)``:
+the encoder maps (H, W, C) images to ``[z_mean, z_log_var]``, the decoder maps z to the
+likelihood's parameters, shape (H, W, params * C) (``params`` = 1: per-pixel logits). Other
+packages add their own under ``[options.entry_points] synthset.models = NAME =
+package.module:build``; one without ``params`` serves the one-parameter likelihoods.
 """
 
 from __future__ import annotations
@@ -28,3 +29,12 @@ def load_architecture(name: str) -> Callable:
             return entry.load()
     known = ", ".join(available_architectures()) or "(none: is synthset installed?)"
     raise UnknownArchitecture(f"unknown architecture {name!r}; choose one of: {known}")
+
+
+def build_architecture(name: str, image_shape: tuple[int, int, int], latent_dim: int, params: int):
+    """(encoder, decoder) of the architecture ``name``, the decoder emitting ``params`` numbers
+    per pixel channel."""
+    build = load_architecture(name)
+    if params == 1:
+        return build(tuple(image_shape), int(latent_dim))
+    return build(tuple(image_shape), int(latent_dim), params=params)

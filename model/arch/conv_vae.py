@@ -1,11 +1,12 @@
-"""synthset's convolutional VAE: downsample to at most 8x8 before a small dense bottleneck.
+"""synthset's convolutional VAE: residual stages down to at most 8x8, a small dense bottleneck.
 
-Each encoder stage is a stride-2 convolution followed by a stride-1 one; stages repeat until the
-longer side is at most 8 pixels (two stages at 28x28, four at 100x100), so the flattened feature
-map stays small at any input size. Channels double per stage up to 64 at the bottom and start no
-lower than 16. The decoder mirrors it with transposed convolutions; its last one emits the
-per-pixel logits directly (no wide layer at full resolution) and is centre-cropped to the input
-size.
+Each encoder stage is a stride-2 convolution followed by a residual block (two 3x3 convolutions
+added to their input) where the feature map is at most 16 pixels wide, a 3x3 convolution above
+that; stages repeat until the longer side is at most 8 pixels (two stages at 28x28, four at
+100x100), so the flattened feature map stays small at any input size. Channels double per stage
+up to 64 at the bottom and start no lower than 16; a dense layer of 512 on each side of z. The
+decoder mirrors it; its last transposed convolution emits the likelihood's parameters directly
+(no wide layer at full resolution), centre-cropped to the input size.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from model.arch.blocks import crop_to, halvings
 MAX_BOTTOM_SIDE = 8  # pixels: the longest side of the last feature map
 BOTTOM_FILTERS = 64
 MIN_FILTERS = 16
-HIDDEN = 256  # units of the dense layer on each side of z
+RESIDUAL_MAX_SIDE = 16  # stages whose feature map is at most this size get residual blocks
+HIDDEN = 512  # units of the dense layer on each side of z
 
 
 def stage_filters(image_shape: tuple[int, int, int]) -> list[int]:
@@ -30,8 +32,26 @@ def stage_filters(image_shape: tuple[int, int, int]) -> list[int]:
     return [max(MIN_FILTERS, BOTTOM_FILTERS >> (stages - 1 - i)) for i in range(stages)]
 
 
-def build(image_shape: tuple[int, int, int], latent_dim: int) -> tuple[keras.Model, keras.Model]:
-    """Build synthset's encoder and decoder for ``image_shape``."""
+def residual_block(x, filters: int, name: str):
+    """x + conv3x3(relu(conv3x3(x))), then a ReLU: a block that can start as the identity."""
+    y = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{name}_a")(x)
+    y = layers.Conv2D(filters, 3, padding="same", name=f"{name}_b")(y)
+    return layers.Activation("relu", name=f"{name}_out")(layers.Add(name=f"{name}_add")([x, y]))
+
+
+def stage_block(x, filters: int, name: str):
+    """A residual block where the feature map is small (at most RESIDUAL_MAX_SIDE), else one
+    3x3 convolution: residual blocks at full size would dominate the time at 100x100."""
+    if max(x.shape[1:3]) <= RESIDUAL_MAX_SIDE:
+        return residual_block(x, filters, name=f"res{name}")
+    return layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{name}")(x)
+
+
+def build(
+    image_shape: tuple[int, int, int], latent_dim: int, params: int = 1
+) -> tuple[keras.Model, keras.Model]:
+    """Build synthset's encoder and decoder for ``image_shape``; the decoder emits ``params``
+    numbers per pixel channel."""
     height, width, channels = image_shape
     filters = stage_filters(image_shape)
 
@@ -39,7 +59,7 @@ def build(image_shape: tuple[int, int, int], latent_dim: int) -> tuple[keras.Mod
     x = inputs
     for i, f in enumerate(filters):
         x = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"down{i}")(x)
-        x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = stage_block(x, f, name=str(i))
     bottom_shape = tuple(x.shape[1:])
     x = layers.Flatten()(x)
     x = layers.Dense(HIDDEN, activation="relu", name="hidden")(x)
@@ -52,14 +72,14 @@ def build(image_shape: tuple[int, int, int], latent_dim: int) -> tuple[keras.Mod
     x = layers.Dense(bottom_shape[0] * bottom_shape[1] * bottom_shape[2], activation="relu")(x)
     x = layers.Reshape(bottom_shape)(x)
     for i, f in reversed(list(enumerate(filters))):
-        x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = stage_block(x, f, name=str(i))
         if i:
             x = layers.Conv2DTranspose(
                 filters[i - 1], 3, strides=2, padding="same", activation="relu", name=f"up{i}"
             )(x)
-    # The last upsampling emits the logits directly: a full-resolution layer with many
-    # channels (the example's Conv2DTranspose(32) at 100x100) dominates the training time.
-    x = layers.Conv2DTranspose(channels, 3, strides=2, padding="same", name="up0")(x)
-    logits = crop_to(x, height, width, name="logits")
-    decoder = keras.Model(latent, logits, name="decoder")
+    # The last upsampling emits the likelihood's parameters directly: a full-resolution layer
+    # with many channels (the example's Conv2DTranspose(32) at 100x100) dominates the time.
+    x = layers.Conv2DTranspose(channels * params, 3, strides=2, padding="same", name="up0")(x)
+    out = crop_to(x, height, width, name="params")
+    decoder = keras.Model(latent, out, name="decoder")
     return encoder, decoder
