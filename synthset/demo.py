@@ -175,11 +175,11 @@ def run(*args: str | Path | int, capture: bool = False) -> str:
 
 
 def crawl(spider: str, data: Path, base_url: str, *spider_args: str) -> None:
-    """``scrapy crawl SPIDER`` into ``data`` against the mirror."""
+    """``synthset crawl SPIDER`` (``scrapy crawl`` with our settings) into ``data``."""
     settings = {**LOCAL_CRAWL_SETTINGS, "SYNTHSET_DATA": str(data), "IMAGENET_API_URL": base_url}
     flags = [f for key, value in settings.items() for f in ("-s", f"{key}={value}")]
     args = [f for arg in spider_args for f in ("-a", arg)]
-    run(sys.executable, "-m", "scrapy", "crawl", spider, *args, *flags)
+    run(sys.executable, "-m", "synthset.scrapy_cli", "crawl", spider, *args, *flags)  # any cwd
 
 
 def write_ground_truth_decisions(truth: dict, data: Path, csv_path: Path) -> int:
