@@ -60,7 +60,7 @@ def venv(wheel, tmp_path_factory) -> Path:
     """A fresh venv (no system site-packages) with ``WHEEL[model]`` installed."""
     where = tmp_path_factory.mktemp("venv") / "venv"
     run(sys.executable, "-m", "venv", where, cwd=where.parent)
-    run(where / "bin" / "pip", "install", "--quiet", "-c", REPO / "constraints.txt",
+    run(where / "bin" / "pip", "install", "--quiet", "--no-compile", "-c", REPO / "constraints.txt",
         f"{wheel}[model]", cwd=where.parent)  # fmt: skip
     return where
 
