@@ -32,7 +32,7 @@ test: system-deps $(STAMP)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not model and not demo"
+	$(BIN)/python -m pytest -q -m "not model and not demo and not packaging"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

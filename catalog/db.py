@@ -8,8 +8,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlite_utils
-
 from catalog.errors import CatalogNotFound, CatalogUnreadable
 from catalog.schema import migrate
 from catalog.store import ImageStore
@@ -35,7 +33,6 @@ class Catalog:
     def __init__(self, data_dir: Path, conn: sqlite3.Connection) -> None:
         self.data_dir = Path(data_dir)
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
         self.store = ImageStore(self.data_dir)
 
     @property

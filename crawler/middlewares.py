@@ -13,8 +13,10 @@ from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.http import Response
+from scrapy.robotstxt import RobotParser
 from scrapy.settings import BaseSettings
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import defer, task
 
 from crawler.optout import DEFAULT_DIRECTIVES, OptedOut, opts_out
@@ -92,7 +94,8 @@ class _DowngradeRobotsErrors(logging.Filter):
 
 
 class QuietRobotsTxtMiddleware(RobotsTxtMiddleware):
-    """Scrapy's RobotsTxtMiddleware, but a host with no reachable robots.txt is no ERROR.
+    """Scrapy's RobotsTxtMiddleware, but a host with no reachable robots.txt is no ERROR,
+    and every request that waited for a host's robots.txt is checked against it.
 
     Most ImageNet hosts are dead: their robots.txt fails like their images do, and
     the image's own failure is what gets recorded. Everything else is unchanged.
@@ -105,6 +108,20 @@ class QuietRobotsTxtMiddleware(RobotsTxtMiddleware):
         robots_logger = logging.getLogger(RobotsTxtMiddleware.__module__)
         if self._filter not in robots_logger.filters:
             robots_logger.addFilter(self._filter)
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        """The parsed robots.txt of ``request``'s host (None: none could be read, allow all).
+
+        Scrapy (2.13 to 2.19) lets the requests that wait for a robots.txt await one shared
+        Deferred; the first waiter's callback returns None, so every later waiter got None
+        and went out unchecked. The parser Scrapy stored for the host is the answer.
+        """
+        parser = await super().robot_parser(request)
+        if parser is None:
+            stored = self._parsers.get(urlparse_cached(request).netloc)
+            if stored is not None and not isinstance(stored, defer.Deferred):
+                return stored
+        return parser
 
 
 def _sleep(seconds: float) -> defer.Deferred:

@@ -40,12 +40,11 @@ from catalog.checks import (
 )
 from catalog.db import Catalog
 from catalog.errors import UnsafePath
-from catalog.harvest import FetchResult, record_fetches
 from catalog.runs import finish_run, start_run
 from curate.decode import DEFAULT_MAX_PIXELS
 from curate.judge import DEFAULT_MIN_SIDE, JudgeOptions, judge_files
 from curate.placeholders import DEFAULT_RADIUS, known_placeholders, match_placeholder
-from curate.recheck import Probe, RecheckOptions, recheck_urls
+from curate.recheck import RecheckOptions, recheck_candidates, recheck_failed
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +121,12 @@ def dead_reason(http_status: int | None, error: str | None) -> str:
     return f"HTTP {http_status} {phrase}"
 
 
-def _revive(
+def _recheck(
     catalog: Catalog, options: CheckOptions, report: CheckReport, progress: Progress | None
-) -> dict[str, Probe]:
-    """Probe every failed URL again; record the ones that answered as fresh fetches."""
-    failed = {f.url: f for f in failed_urls(catalog)}
-    total, done = len(failed), 0
+) -> set[str]:
+    """Fetch the failed URLs again through a crawl (curate.recheck); return the URLs requested."""
+    total = len(recheck_candidates(catalog))
+    done = 0
 
     def tick(n: int) -> None:
         nonlocal done
@@ -135,44 +134,29 @@ def _revive(
         if progress:
             progress("recheck", done, total)
 
-    probes: dict[str, Probe] = {}
-    revived: list[FetchResult] = []
-    for probe in recheck_urls(list(failed), options.recheck_options, tick):
-        probes[probe.url] = probe
-        if probe.alive:
-            row = failed[probe.url]
-            revived.append(
-                FetchResult(
-                    url=row.url,
-                    source=row.source,
-                    wnid=row.wnid,
-                    image_id=row.image_id,
-                    found_on=row.found_on,
-                    http_status=probe.http_status,
-                    content_type=probe.content_type,
-                    final_url=probe.final_url,
-                    body=probe.body,
-                )
-            )
-        if len(revived) >= options.batch_size:
-            record_fetches(catalog, revived)
-            report.revived += len(revived)
-            revived = []
-    record_fetches(catalog, revived)
-    report.revived += len(revived)
-    report.rechecked = total
-    return probes
+    if progress:
+        progress("recheck", 0, total)
+    rechecked = set(recheck_failed(catalog, options.recheck_options, tick))
+    still_failing = {row.url for row in failed_urls(catalog)}
+    report.rechecked = len(rechecked)
+    report.revived = len(rechecked - still_failing)
+    return rechecked
 
 
-def judge_dead_urls(catalog: Catalog, probes: dict[str, Probe], batch_size: int) -> int:
-    """Mark every URL whose latest fetch failed ``dead`` with its reason; unmark revived ones."""
+def judge_dead_urls(catalog: Catalog, rechecked: set[str] | None, batch_size: int) -> int:
+    """Mark every URL whose latest fetch failed ``dead`` with its reason; unmark revived ones.
+
+    ``rechecked``: the URLs a recheck fetched again (None: no recheck this run); the
+    reason then says whether the URL still failed then or was never requested again.
+    """
     judgments = []
     for row in failed_urls(catalog):
         reason = dead_reason(row.http_status, row.error)
-        probe = probes.get(row.url)
-        if probe is not None:
-            reason += "; rechecked: " + (
-                "not http(s), not probed" if probe.attempts == 0 else probe.describe()
+        if rechecked is not None:
+            reason += (
+                "; still failing when rechecked"
+                if row.url in rechecked
+                else "; not rechecked: the crawl refuses this URL"
             )
         judgments.append(UrlJudgment(row.url, "dead", reason))
     for start in range(0, len(judgments), batch_size):
@@ -334,8 +318,8 @@ def check_images(
     started = time.perf_counter()
     args = {k: v for k, v in asdict(options).items() if k != "recheck_options"}
     report = CheckReport(run_id=start_run(catalog, "check", args))
-    probes = _revive(catalog, options, report, progress) if options.recheck else {}
-    report.dead_urls = judge_dead_urls(catalog, probes, options.batch_size)
+    rechecked = _recheck(catalog, options, report, progress) if options.recheck else None
+    report.dead_urls = judge_dead_urls(catalog, rechecked, options.batch_size)
     judged_ok = judge_images(catalog, options, report, progress)
     marks, matched = find_placeholders(catalog, options)
     turned = sum(1 for sha256, _ in marks if sha256 in judged_ok)

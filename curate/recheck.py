@@ -1,122 +1,93 @@
-"""Re-probing failed URLs over http(s) with bounded retries, backoff and timeouts."""
+"""``curate check --recheck``: fetch the failed URLs again, through the harvest's own crawl.
+
+Nothing here speaks HTTP. The URLs are fetched by a real Scrapy crawl with the crawler's
+settings and middlewares (:mod:`curate.recheck_crawl`): robots.txt, the per-host limits
+and AutoThrottle, retries with backoff, the ``DOWNLOAD_MAXSIZE`` cap and the crawl's error
+tokens, each outcome recorded by the catalog pipeline as a fresh fetch. It runs in a child
+process: Twisted's reactor starts once per process, and ``curate check`` forks its decoding
+workers afterwards. A URL the crawl refused (robots.txt, a scheme other than http(s), an
+unusable URL) is never requested again.
+"""
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-import requests
+from catalog.checks import FailedUrl, failed_urls
+from catalog.db import Catalog
+from crawler.urlsafety import MAX_URL_LENGTH, refusal
+from synthset.errors import SynthsetError
 
-from synthset import __version__
+NOT_RECHECKED = frozenset({"robots", "bad_scheme"})  # errors of URLs the crawl refused to request
+LOG_TAIL = 2000  # characters of the crawl's log shown when it fails
 
-log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})  # worth asking again
+class RecheckFailed(SynthsetError):
+    """The recheck crawl could not run or stopped abnormally."""
 
 
 @dataclass(frozen=True)
 class RecheckOptions:
-    """How hard to try a failed URL again."""
+    """How the failed URLs are fetched again: the crawl's settings, a few overridden."""
 
-    retries: int = 2  # extra attempts after the first, for network errors and RETRY_STATUSES
-    backoff_s: float = 0.5  # wait backoff_s * 2**n seconds before retry n+1
-    timeout_s: float = 10.0  # connect and read timeout per attempt, seconds
-    max_bytes: int = 20 * 1024 * 1024  # a longer body counts as a failure (too_large)
-    threads: int = 8  # URLs probed at once
+    retries: int | None = None  # RETRY_TIMES (None: the crawl's, 2)
+    timeout_s: float | None = None  # DOWNLOAD_TIMEOUT in seconds (None: the crawl's, 30)
+    settings: Mapping[str, str] = field(default_factory=dict)  # more Scrapy settings, as -s
 
-
-@dataclass(frozen=True)
-class Probe:
-    """What probing one URL gave: a body when it answered 2xx, else the failure."""
-
-    url: str
-    attempts: int
-    http_status: int | None = None
-    error: str | None = None  # network error token (timeout, refused, too_large, other, bad_scheme)
-    content_type: str | None = None
-    final_url: str | None = None
-    body: bytes | None = None
-
-    @property
-    def alive(self) -> bool:
-        """Whether the URL answered 2xx with a body this time."""
-        return self.body is not None
-
-    def describe(self) -> str:
-        """A short human-readable outcome."""
-        what = f"HTTP {self.http_status}" if self.error is None else self.error
-        tries = "try" if self.attempts == 1 else "tries"
-        return f"{what} after {self.attempts} {tries}"
+    def scrapy_settings(self) -> dict[str, str]:
+        """The settings given to the recheck crawl on top of crawler.settings."""
+        chosen = {"LOG_LEVEL": "WARNING"}
+        if self.retries is not None:
+            chosen["RETRY_TIMES"] = str(self.retries)
+        if self.timeout_s is not None:
+            chosen["DOWNLOAD_TIMEOUT"] = str(self.timeout_s)
+        return {**chosen, **self.settings}
 
 
-def _error_token(error: requests.RequestException) -> str:
-    """The crawl error token for a requests failure."""
-    if isinstance(error, requests.Timeout):
-        return "timeout"
-    if isinstance(error, requests.ConnectionError):
-        return "refused" if "refused" in str(error).lower() else "connection_lost"
-    return "other"
+def recheckable(row: FailedUrl, max_url_length: int = MAX_URL_LENGTH) -> bool:
+    """Whether the crawl would request ``row``'s URL at all (refused ones stay refused)."""
+    return row.error not in NOT_RECHECKED and refusal(row.url, max_url_length) is None
 
 
-def _fetch_once(session: requests.Session, url: str, options: RecheckOptions) -> Probe:
-    """One GET of ``url``, reading at most ``max_bytes`` of body."""
-    try:
-        with session.get(
-            url, timeout=options.timeout_s, stream=True, allow_redirects=True
-        ) as response:
-            if response.status_code >= 300:
-                return Probe(url, 1, http_status=response.status_code, final_url=response.url)
-            chunks, size = [], 0
-            for chunk in response.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > options.max_bytes:
-                    return Probe(url, 1, http_status=response.status_code, error="too_large")
-                chunks.append(chunk)
-            return Probe(
-                url,
-                1,
-                http_status=response.status_code,
-                content_type=response.headers.get("Content-Type"),
-                final_url=response.url,
-                body=b"".join(chunks),
-            )
-    except requests.RequestException as error:
-        return Probe(url, 1, error=_error_token(error))
+def recheck_candidates(catalog: Catalog, max_url_length: int = MAX_URL_LENGTH) -> list[FailedUrl]:
+    """The failed URLs a recheck fetches again, in URL order."""
+    return [row for row in failed_urls(catalog) if recheckable(row, max_url_length)]
 
 
-def probe_url(session: requests.Session, url: str, options: RecheckOptions) -> Probe:
-    """GET ``url`` up to ``1 + retries`` times, backing off, until it answers or fails for good."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        return Probe(url, 0, error="bad_scheme")
-    attempt = 0
-    while True:
-        probe = _fetch_once(session, url, options)
-        attempt += 1
-        retryable = probe.error in ("timeout", "refused", "connection_lost") or (
-            probe.error is None and probe.http_status in RETRY_STATUSES
-        )
-        if probe.alive or not retryable or attempt > options.retries:
-            return Probe(**{**probe.__dict__, "attempts": attempt})
-        delay = options.backoff_s * 2 ** (attempt - 1)
-        log.info(
-            "retrying %(url)s in %(delay).1fs: %(outcome)s",
-            {"url": url, "delay": delay, "outcome": probe.describe()},
-        )
-        time.sleep(delay)
+def recheck_failed(
+    catalog: Catalog, options: RecheckOptions, progress: Callable[[int], None] | None = None
+) -> list[str]:
+    """Fetch every recheckable failed URL again in a crawl; return the URLs it was given.
 
+    The crawl records each outcome in the catalog (a revived URL gets its body stored and
+    no longer counts as failed). ``progress(1)`` is called once per URL done.
 
-def recheck_urls(
-    urls: Iterable[str], options: RecheckOptions, progress: Callable[[int], None] | None = None
-) -> Iterator[Probe]:
-    """Probe every URL (``threads`` at a time), yielding results in input order."""
-    session = requests.Session()
-    session.headers["User-Agent"] = f"synthset/{__version__} (curate check --recheck)"
-    with session, ThreadPoolExecutor(max_workers=max(1, options.threads)) as pool:
-        for probe in pool.map(lambda url: probe_url(session, url, options), urls):
-            if progress:
-                progress(1)
-            yield probe
+    :raises RecheckFailed: if the crawl process fails.
+    """
+    urls = [row.url for row in recheck_candidates(catalog)]
+    if not urls:
+        return []
+    command = [sys.executable, "-m", "curate.recheck_crawl", str(catalog.data_dir)]
+    for name, value in options.scrapy_settings().items():
+        command += ["-s", f"{name}={value}"]
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+        assert process.stdout is not None
+        try:
+            for line in process.stdout:
+                if line.strip() == "fetched" and progress:
+                    progress(1)
+        except BaseException:  # Ctrl+C: the crawl must not outlive us (its writes are atomic)
+            process.kill()
+            process.wait()
+            raise
+        status = process.wait()
+        if status != 0:
+            log.seek(0)
+            tail = log.read()[-LOG_TAIL:].strip()
+            raise RecheckFailed(f"the recheck crawl failed (exit {status}): {tail}")
+    return urls

@@ -178,12 +178,15 @@ def run(*args: str | Path | int, capture: bool = False) -> str:
 
 
 def crawl(spider: str, data: Path, base_url: str, *spider_args: str, **extra: str) -> None:
-    """``scrapy crawl SPIDER`` into ``data`` against the mirror (``extra``: more settings)."""
+    """``synthset crawl SPIDER`` (``scrapy crawl`` with our settings) into ``data``.
+
+    Against the mirror; ``extra`` holds more settings.
+    """
     settings = {**LOCAL_CRAWL_SETTINGS, "SYNTHSET_DATA": str(data), "IMAGENET_API_URL": base_url,
                 **extra}
     flags = [f for key, value in settings.items() for f in ("-s", f"{key}={value}")]
     args = [f for arg in spider_args for f in ("-a", arg)]
-    run(sys.executable, "-m", "scrapy", "crawl", spider, *args, *flags)
+    run(sys.executable, "-m", "synthset.scrapy_cli", "crawl", spider, *args, *flags)  # any cwd
 
 
 def download(url: str, path: Path) -> Path:

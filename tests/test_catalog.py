@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from catalog import CatalogNotFound, SchemaTooNew, UnsafePath, open_catalog
 from catalog.harvest import (
@@ -27,7 +28,8 @@ JPEG_START = b"\xff\xd8\xff\xe0" + b"x" * 60
 def test_new_catalog_is_migrated_and_in_wal_mode(catalog):
     assert catalog.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert catalog.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert {"urls", "images", "reviews", "synsets", "runs"} <= set(catalog.db.table_names())
+    tables = sqlite_utils.Database(catalog.conn).table_names()
+    assert {"urls", "images", "reviews", "synsets", "runs"} <= set(tables)
 
 
 def test_missing_catalog_is_an_error_when_not_creating(tmp_path):

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import sqlite_utils
 
 from catalog import open_catalog
 from crawler.wordnet import WordNet
@@ -170,7 +171,7 @@ def test_wnid_from_a_list_file_needs_no_api(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-4000:]
     assert "Error:" not in done.stderr
     with open_catalog(tmp_path / "data", create=False) as catalog:
-        rows = list(catalog.db["urls"].rows)
+        rows = list(sqlite_utils.Database(catalog.conn)["urls"].rows)
     assert [(row["url"], row["error"]) for row in rows] == [(f"{REFUSED}cake.jpg", "refused")]
 
 
@@ -219,7 +220,8 @@ def test_name_falls_back_to_the_api_without_wordnet(text_api: str, tmp_path: Pat
     assert done.returncode == 0, done.stderr[-4000:]
     assert "Error:" not in done.stderr
     with open_catalog(tmp_path / "data", create=False) as catalog:
-        words = {row["wnid"]: row["words"] for row in catalog.db["synsets"].rows}
+        synsets = sqlite_utils.Database(catalog.conn)["synsets"].rows
+        words = {row["wnid"]: row["words"] for row in synsets}
     assert words == {"n07631926": "ice-cream cake, icebox cake"}
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 
 from catalog import open_catalog
 from crawler.urlsafety import recorded_form
@@ -54,7 +55,7 @@ def crawl(spider: str, data_dir: Path, *args: str, **settings: str) -> str:
 def url_rows(data_dir: Path) -> dict[str, dict[str, Any]]:
     """Every urls row of the catalog, by URL (through the catalog's sqlite-utils handle)."""
     with open_catalog(data_dir, create=False) as catalog:
-        return {row["url"]: row for row in catalog.db["urls"].rows}
+        return {row["url"]: row for row in sqlite_utils.Database(catalog.conn)["urls"].rows}
 
 
 def facts(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -86,7 +87,7 @@ def assert_catalog_matches(data_dir: Path, planted: Iterable[dict[str, Any]]) ->
 def assert_store_is_clean(data_dir: Path) -> None:
     """Only catalog files and whole, hash-named store files exist in the data directory."""
     with open_catalog(data_dir, create=False) as catalog:
-        referenced = {row["path"] for row in catalog.db["images"].rows}
+        referenced = {row["path"] for row in sqlite_utils.Database(catalog.conn)["images"].rows}
     for path in data_dir.rglob("*"):
         if path.is_dir():
             continue
@@ -137,8 +138,8 @@ def test_imagenet_crawl_records_every_planted_fact(
 
 def test_imagenet_crawl_records_synset_and_run(ice_cream_crawl: Path) -> None:
     with open_catalog(ice_cream_crawl, create=False) as catalog:
-        synset = catalog.db["synsets"].get(ICE_CREAM_CAKE)
-        runs = list(catalog.db["runs"].rows)
+        synset = sqlite_utils.Database(catalog.conn)["synsets"].get(ICE_CREAM_CAKE)
+        runs = list(sqlite_utils.Database(catalog.conn)["runs"].rows)
     assert synset["words"] == "ice-cream cake, icebox cake"  # offline, from WordNet
     assert synset["gloss"] == "ice cream molded to look like a cake"
     assert [run["command"] for run in runs] == ["crawl imagenet_synset"]
@@ -218,7 +219,8 @@ def test_hyponyms_offline_and_through_the_api(
     assert len(with_images) > 5
     assert sorted(row["wnid"] for row in rows.values()) == sorted(with_images)  # 1 per synset
     with open_catalog(tmp_path / "data", create=False) as catalog:
-        words = {row["wnid"]: row["words"] for row in catalog.db["synsets"].rows}
+        synsets = sqlite_utils.Database(catalog.conn)["synsets"].rows
+        words = {row["wnid"]: row["words"] for row in synsets}
     assert words[CAKE] == "cake"
     assert words["n07631109"] == "devil's food, devil's food cake"
 

@@ -99,7 +99,7 @@ def test_every_licence_field_lands(mirror: Mirror, truth: dict[str, Any], tmp_pa
     assert recorded(data_dir) == {image["url"]: expected(image, ICE_CREAM_CAKE)
                                   for image in images}
     with open_catalog(data_dir, create=False) as catalog:
-        found_on = {row["found_on"] for row in catalog.db["urls"].rows}
+        found_on = {row["found_on"] for row in catalog.conn.execute("SELECT found_on FROM urls")}
     assert found_on == {mirror.url(f"v1/images/{image['id']}/") for image in images}
     assert_store_is_clean(data_dir)
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import imagegen
 import imagehash
 import numpy as np
-import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -22,7 +18,6 @@ from curate.cli import cli
 from curate.decode import DecodedImage, decode_image
 from curate.hashing import REDUCE_TO, hamming, hash_to_int64, int64_to_hash, phash_dct
 from curate.judge import JudgeOptions
-from curate.recheck import RecheckOptions
 
 IMAGE_COLUMNS = (
     "sha256", "status", "reason", "format", "width", "height", "mode", "frames",
@@ -273,79 +268,6 @@ def test_parallel_workers_give_the_same_rows_as_one_process(tmp_path):
                                   progress=lambda *args, seen=seen: seen.append(args))  # fmt: skip
             assert report.checked == 77 and seen[-1] == ("check", 77, 77)
     assert image_rows(tmp_path / "two") == image_rows(tmp_path / "one")
-
-
-class FlakyHandler(BaseHTTPRequestHandler):
-    """/flaky.jpg: 503 on the first request, the picture after; /gone.jpg: always 404."""
-
-    hits: Counter = Counter()
-    body = imagegen.jpeg(seed=77)
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        self.hits[self.path] += 1
-        if self.path == "/flaky.jpg" and self.hits[self.path] > 1:
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(self.body)))
-            self.end_headers()
-            self.wfile.write(self.body)
-            return
-        self.send_response(503 if self.path == "/flaky.jpg" else 404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        """Quiet."""
-
-
-@pytest.fixture
-def flaky_server() -> Iterator[str]:
-    FlakyHandler.hits = Counter()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-def recheck_catalog(data_dir, base: str) -> None:
-    build(data_dir, [
-        fetched(f"{base}/flaky.jpg", status=503),
-        fetched(f"{base}/gone.jpg", status=404),
-        fetched("ftp://img.test/b.jpg", status=None, error="bad_scheme"),
-    ])  # fmt: skip
-
-
-def test_recheck_revives_a_link_that_answers_on_retry(data_dir, flaky_server):
-    recheck_catalog(data_dir, flaky_server)
-    options = CheckOptions(
-        workers=1, recheck=True, recheck_options=RecheckOptions(retries=2, backoff_s=0, timeout_s=5)
-    )
-    with open_catalog(data_dir, create=False) as catalog:
-        report = check_images(catalog, options)
-    assert (report.rechecked, report.revived, report.dead_urls) == (3, 1, 2)
-    assert FlakyHandler.hits == {"/flaky.jpg": 2, "/gone.jpg": 1}  # 404 is final: not retried
-    judged = url_judgments(data_dir)
-    assert judged[f"{flaky_server}/flaky.jpg"] == (None, None)
-    assert judged[f"{flaky_server}/gone.jpg"] == (
-        "dead",
-        "HTTP 404 Not Found; rechecked: HTTP 404 after 1 try",
-    )
-    assert judged["ftp://img.test/b.jpg"][1].endswith("rechecked: not http(s), not probed")
-    revived = image_rows(data_dir)[f"{flaky_server}/flaky.jpg"]
-    assert revived["status"] == "ok" and revived["width"] == 160
-
-
-def test_recheck_without_retries_leaves_the_flaky_link_dead(data_dir, flaky_server):
-    recheck_catalog(data_dir, flaky_server)
-    result = run_check(data_dir, "--recheck", "--retries", "0", "--timeout", "5")
-    assert FlakyHandler.hits == {"/flaky.jpg": 1, "/gone.jpg": 1}
-    assert url_judgments(data_dir)[f"{flaky_server}/flaky.jpg"] == (
-        "dead", "HTTP 503 Service Unavailable; rechecked: HTTP 503 after 1 try",
-    )  # fmt: skip
-    assert "rechecked / revived" in result.output
 
 
 def test_missing_catalog_is_an_error(tmp_path):

@@ -88,7 +88,7 @@ def test_a_terminated_demo_leaves_no_process_running(tmp_path):
     try:
         assert demo.stdout is not None
         for line in demo.stdout:
-            if "scrapy crawl" in line:  # the mirror is up and the first crawl starting
+            if "crawl imagenet_synset" in line:  # the mirror is up and the first crawl starting
                 break
         port = json.loads((out / "state.json").read_text())["port"]
         assert mirror_processes(port) and not port_is_free(port)  # control: it runs now

@@ -18,6 +18,19 @@ from curate.recheck import RecheckOptions
 from synthset.cli import data_option
 
 
+def parse_settings(
+    ctx: click.Context, param: click.Parameter, pairs: tuple[str, ...]
+) -> dict[str, str]:
+    """``NAME=VALUE`` pairs as a dict; a pair without ``=`` is a usage error."""
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r}: expected NAME=VALUE", ctx, param)
+        settings[name] = value
+    return settings
+
+
 def report_table(report: CheckReport) -> Table:
     """The counts of one check run as a rich table."""
     table = Table(title=f"curate check (run {report.run_id}, {report.seconds:.1f} s)")
@@ -88,20 +101,31 @@ def report_table(report: CheckReport) -> Table:
     help="Decode large JPEGs at libjpeg's reduced DCT scale: every byte still decoded, "
     "truncation still caught, pixel_sha256 of the reduced pixels. --full-size decodes every pixel.",
 )
-@click.option("--recheck", is_flag=True, help="Probe dead http(s) links again before judging.")
+@click.option(
+    "--recheck",
+    is_flag=True,
+    help="Fetch failed http(s) links again first, through the crawl's own settings: robots.txt, "
+    "per-host politeness, retries with backoff, the 10 MiB cap. URLs the crawl refused "
+    "(robots.txt, non-http) are never requested.",
+)
 @click.option(
     "--retries",
-    default=2,
-    show_default=True,
     type=click.IntRange(0),
-    help="With --recheck: extra tries on network errors and 5xx/429.",
+    help="With --recheck: retries after the first try (the crawl's RETRY_TIMES, 2).",
 )
 @click.option(
     "--timeout",
-    default=10.0,
-    show_default=True,
     type=click.FloatRange(0.1),
-    help="With --recheck: seconds per attempt.",
+    help="With --recheck: seconds per request (the crawl's DOWNLOAD_TIMEOUT, 30).",
+)
+@click.option(
+    "-s",
+    "--set",
+    "scrapy_settings",
+    multiple=True,
+    callback=parse_settings,
+    metavar="NAME=VALUE",
+    help="With --recheck: a Scrapy setting for its crawl, as `scrapy crawl -s` (repeatable).",
 )
 @click.option("--limit", type=click.IntRange(1), help="Judge at most this many images this run.")
 def check(
@@ -115,8 +139,9 @@ def check(
     shared_urls: int,
     draft: bool,
     recheck: bool,
-    retries: int,
-    timeout: float,
+    retries: int | None,
+    timeout: float | None,
+    scrapy_settings: dict[str, str],
     limit: int | None,
 ) -> None:
     """Judge every fetched URL and stored image with a status and a reason.
@@ -127,6 +152,7 @@ def check(
 
     \b
         curate check --recheck --min-side 64
+        curate check --recheck -s USER_AGENT="mybot (+mailto:me@example.org)"
     """
     options = CheckOptions(
         everything=everything,
@@ -138,7 +164,7 @@ def check(
         placeholder_radius=placeholder_radius,
         shared_urls=shared_urls,
         recheck=recheck,
-        recheck_options=RecheckOptions(retries=retries, timeout_s=timeout),
+        recheck_options=RecheckOptions(retries, timeout, scrapy_settings),
         limit=limit,
     )
     console = Console()
