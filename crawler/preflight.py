@@ -11,8 +11,8 @@ from scrapy.spiderloader import get_spider_loader
 from crawler.errors import UnknownSpider
 
 
-def check_crawl(settings: BaseSettings, spider: str, spider_args: Mapping[str, Any]) -> None:
-    """Load spider ``spider`` and parse ``spider_args`` the way the spider will.
+def check_crawl(settings: BaseSettings, spider: str, spider_args: Mapping[str, Any]) -> type:
+    """Load spider ``spider``, parse ``spider_args`` the way the spider will; return its class.
 
     Spiders without a ``parse_args`` classmethod are only checked to exist.
 
@@ -30,3 +30,4 @@ def check_crawl(settings: BaseSettings, spider: str, spider_args: Mapping[str, A
     parse_args = getattr(spidercls, "parse_args", None)
     if parse_args is not None:
         parse_args(**spider_args)
+    return spidercls
