@@ -82,6 +82,7 @@ def start_worker(
     """One crawl worker: its own data directory, the shared frontier."""
     settings = {**TEST_SETTINGS, "SYNTHSET_DATA": str(data_dir), "REDIS_URL": redis_url,
                 "CRAWL_PROCESSES": "1", "CONCURRENT_REQUESTS_PER_DOMAIN": "1",
+                "DOWNLOAD_TIMEOUT": "20", "RETRY_TIMES": "0",  # each fetch asked for once
                 "CATALOG_FLUSH_ITEMS": "4", "CATALOG_FLUSH_SECONDS": "0.2",
                 "REDIS_LEASE_SECONDS": str(lease_seconds)}
     command = [sys.executable, "-m", "scrapy", "crawl", "imagenet_synset",
@@ -115,7 +116,7 @@ def taken_keys(redis_url: str) -> dict[str, int]:
     return {key: client.hlen(key) for key in client.scan_iter(match=pattern)}
 
 
-@pytest.mark.parametrize(("restart", "lease_seconds"), [(True, 60), (False, 3)],
+@pytest.mark.parametrize(("restart", "lease_seconds"), [(True, 60), (False, 6)],
                          ids=["restarted", "left-dead"])
 def test_three_workers_one_killed_merge_to_every_url_once(
     farm: Farm, redis_url: str, tmp_path: Path, restart: bool, lease_seconds: int

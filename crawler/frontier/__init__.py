@@ -38,6 +38,7 @@ class RedisFrontierAddon:
         frontier: dict[str, Any] = {
             "SCHEDULER": "crawler.frontier.scheduler.LeasingScheduler",
             "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+            "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
             "SCHEDULER_PERSIST": True,  # one worker finishing must not wipe the others' queue
             "SCHEDULER_SERIALIZER": "crawler.frontier.serializer",
             "SCHEDULER_QUEUE_KEY": frontier_key(settings, "requests"),
