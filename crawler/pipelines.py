@@ -28,6 +28,7 @@ from catalog.harvest import (
 )
 from catalog.runs import finish_run, start_run
 from catalog.synsets import Synset, record_synsets
+from crawler.items import DiscoveredBatch
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class _Batch:
 
 
 class CatalogPipeline:
-    """Collects Synset, DiscoveredUrl and FetchResult items and writes them in batches.
+    """Collects Synset, DiscoveredUrl (or DiscoveredBatch) and FetchResult items in batches.
 
     A batch is written when ``CATALOG_FLUSH_ITEMS`` items are waiting, every
     ``CATALOG_FLUSH_SECONDS`` seconds, and when the spider closes; never one
@@ -130,6 +131,8 @@ class CatalogPipeline:
 
     def process_item(self, item: Any) -> Any:
         """Queue a fact for the next batch; other items pass through untouched."""
+        if isinstance(item, DiscoveredBatch):
+            self.discovered.extend(item.urls)
         for cls in type(item).__mro__:
             queue = self._queues.get(cls)
             if queue is not None:

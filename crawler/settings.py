@@ -80,6 +80,9 @@ ADDONS = {"crawler.frontier.RedisFrontierAddon": 0}  # switches scrapy-redis on 
 # Items per response processed in parallel; ours are cheap and synchronous, and Scrapy
 # starts this many asyncio tasks for every callback result (100 by default: slow).
 CONCURRENT_ITEMS = 16
+# Scrapy parses a callback's source for a `return value` on every response whose callback
+# it has not cached (bound methods fall out of its weak cache): a developer warning, off.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 # Broad crawl: take the next request from the host with the fewest in flight, so one slow or
 # saturated host never holds back the others (Scrapy's "Broad crawls" advice).
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"

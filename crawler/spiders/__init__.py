@@ -20,7 +20,7 @@ from catalog.errors import CatalogUnreadable
 from catalog.harvest import DiscoveredUrl, fetched_among
 from crawler.errors import DataDirUnusable, SpiderArgumentError
 from crawler.fetch import failure_token, fetched_from_response
-from crawler.items import FetchedImage
+from crawler.items import DiscoveredBatch, FetchedImage
 from crawler.partition import Partition
 from crawler.urlsafety import MAX_URL_LENGTH, recorded_form, refusal
 from synthset.errors import SynthsetError
@@ -46,7 +46,8 @@ class ImageSpider(scrapy.Spider):
     Each URL is requested at most once per run. A URL the catalog already has a
     fetch for is skipped unless ``refetch`` is set; a URL that is not http(s) is
     recorded as an error and never requested. Every request's outcome, response
-    or failure, becomes one :class:`FetchedImage` item.
+    or failure, becomes one :class:`FetchedImage` item; the URLs themselves travel
+    as one :class:`DiscoveredBatch` item per batch.
 
     Arguments are checked by :meth:`parse_args` (which ``scrapy crawl`` also calls
     before starting anything). An expected failure found once the crawl runs is
@@ -131,7 +132,8 @@ class ImageSpider(scrapy.Spider):
         return None
 
     def image_requests(self, found: Iterable[DiscoveredUrl]) -> Iterator[Any]:
-        """Items and requests for ``found``: a DiscoveredUrl each, then a fetch or a refusal.
+        """Items and requests for ``found``: the new URLs as one DiscoveredBatch item per
+        batch, then a fetch or a refusal for each.
 
         Consumes ``found`` lazily, a batch at a time, so a long stream stays small.
         """
@@ -146,11 +148,12 @@ class ImageSpider(scrapy.Spider):
             self._requested.update(d.url for d, _ in fresh)
             done = set() if self.refetch else fetched_among(self.catalog,
                                                             [d.url for d, _ in fresh])
-            for discovered, token in fresh:
-                if discovered.url in done:
-                    stats.inc_value("synthset/skipped_fetched_before")
-                    continue
-                yield discovered
+            if done:
+                stats.inc_value("synthset/skipped_fetched_before", len(done))
+            todo = [(d, token) for d, token in fresh if d.url not in done]
+            if todo:
+                yield DiscoveredBatch(tuple(d for d, _ in todo))  # one item, not one per URL
+            for discovered, token in todo:
                 if token is None:
                     try:
                         yield scrapy.Request(
