@@ -9,13 +9,14 @@ itself: listing is cheap next to fetching, and no process waits on another.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
@@ -23,6 +24,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from crawler.errors import SpiderArgumentError
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a Linux process gets when its parent dies
 
 
 def available_cores() -> int:
@@ -84,6 +86,22 @@ def child_command(
     return command
 
 
+def die_with(parent: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the child sent SIGTERM when ``parent`` dies (Linux; else None).
+
+    So a launcher killed outright (SIGKILL) leaves no crawl process behind.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def arrange() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
+
+
 def launch_crawl(
     spider: str, spider_args: Mapping[str, Any], settings: BaseSettings, count: int
 ) -> int:
@@ -92,13 +110,14 @@ def launch_crawl(
     The processes' logs pass through as they come; an ``Error:`` line that several
     of them print (they share the arguments and the data directory) is printed once,
     last. The processes run in their own session; SIGINT, SIGTERM and SIGHUP sent to
-    this process are passed on once to each, so Ctrl-C stops them all cleanly.
+    this process are passed on once to each, so Ctrl-C stops them all cleanly, and
+    they get SIGTERM if this process is killed outright.
     """
     given = command_line_settings(settings)
     children = [
         subprocess.Popen(child_command(spider, spider_args, given, f"{i}/{count}"),
                          stderr=subprocess.PIPE, text=True, errors="replace",
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=die_with(os.getpid()))
         for i in range(count)
     ]
     errors: dict[str, None] = {}  # Error: lines in order of arrival, each once

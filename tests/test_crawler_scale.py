@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from farm import WNID, Farm, start_farm
+from farm import REPO, WNID, Farm, start_farm
 from test_crawler_harvest import crawl, url_rows
 
 from catalog import open_catalog
@@ -17,6 +20,7 @@ from crawler.urlsafety import host_of
 
 HOSTS = 8
 IMAGES = 240
+DEADLINE_S = 60
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +74,36 @@ def test_a_crawl_runs_as_processes_that_split_the_hosts(farm: Farm, tmp_path: Pa
     assert {run["process"]: run["fetched"] for run in runs} == {
         f"{i}/3": owned[i] for i in range(3)
     }
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes ``pid`` started (Linux /proc)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting to be reaped does not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_killing_the_launcher_stops_every_crawl_process(farm: Farm, tmp_path: Path) -> None:
+    farm.write_list(tmp_path / "urls.txt", IMAGES)
+    command = [sys.executable, "-m", "scrapy", "crawl", "imagenet_synset", "-a", f"wnid={WNID}",
+               "-a", f"urls_file={tmp_path / 'urls.txt'}", "-s", f"SYNTHSET_DATA={tmp_path}/d",
+               "-s", "CRAWL_PROCESSES=2", "-s", "DOWNLOAD_DELAY=1", "-s", "AUTOTHROTTLE_ENABLED=0"]
+    launcher = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + DEADLINE_S
+    while len(children := child_pids(launcher.pid)) < 2:
+        assert launcher.poll() is None, "the launcher ended early"
+        assert time.monotonic() < deadline, "the crawl processes did not start"
+        time.sleep(0.05)  # polling /proc, not synchronising on time
+    launcher.kill()
+    launcher.wait(timeout=30)
+    while any(map(running, children)):
+        assert time.monotonic() < deadline, "crawl processes outlived their launcher"
+        time.sleep(0.05)  # polling /proc
