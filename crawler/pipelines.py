@@ -133,11 +133,12 @@ class CatalogPipeline:
         """Queue a fact for the next batch; other items pass through untouched."""
         if isinstance(item, DiscoveredBatch):
             self.discovered.extend(item.urls)
-        for cls in type(item).__mro__:
-            queue = self._queues.get(cls)
-            if queue is not None:
-                queue.append(item)
-                break
+        else:
+            for cls in type(item).__mro__:
+                queue = self._queues.get(cls)
+                if queue is not None:
+                    queue.append(item)
+                    break
         if self.pending >= self.flush_items:
             self.flush()
         return item

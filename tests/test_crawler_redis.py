@@ -170,3 +170,33 @@ def test_three_workers_one_killed_merge_to_every_url_once(
     requested = farm.requests() - before
     assert set(requested) == set(urls)
     assert sum(requested.values()) <= len(urls) + held
+
+
+def test_queued_requests_travel_as_json_and_come_back_whole() -> None:
+    from scrapy import Request
+
+    from catalog.harvest import DiscoveredUrl
+    from crawler.frontier import serializer
+
+    found = DiscoveredUrl("http://h/a.jpg", "imagenet", "n07631926", "n07631926_1")
+    request = Request(found.url, headers={"X-Odd": b"\xff\x00"}, cb_kwargs={"found": found},
+                      meta={"retry_times": 1, "pairs": {b"k": "v"}}, priority=3)
+    text = serializer.dumps(request.to_dict())
+    assert text.startswith("{")  # JSON text, never a pickle
+    decoded = serializer.loads(text)
+    assert decoded["cb_kwargs"]["found"] == found
+    assert decoded["headers"][b"X-Odd"] == [b"\xff\x00"]
+    assert decoded["meta"] == {"retry_times": 1, "pairs": {b"k": "v"}}
+    assert decoded["priority"] == 3
+
+
+def test_a_redis_url_nobody_answers_is_one_error_line(tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "imagenet_synset", "-a", f"wnid={WNID}",
+         "-s", f"REDIS_URL={url}", "-s", f"SYNTHSET_DATA={tmp_path / 'data'}"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 1, done.stderr[-4000:]
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"Error: -s REDIS_URL={url}: no Redis")
