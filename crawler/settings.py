@@ -86,5 +86,9 @@ WARN_ON_GENERATOR_RETURN_VALUE = False
 # Broad crawl: take the next request from the host with the fewest in flight, so one slow or
 # saturated host never holds back the others (Scrapy's "Broad crawls" advice).
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+# Per-request work no one reads: header byte counts (our pipeline counts statuses itself) and
+# link depth (web_images counts its own hops).
+DOWNLOADER_STATS = False
+SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.depth.DepthMiddleware": None}
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False
