@@ -8,11 +8,13 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: demo demo-quick test test-fast lint bench clean-demo system-deps
 
-# Debian data packages: WordNet 3.0 (offline synset names) and Fashion-MNIST (real VAE data).
+# Debian data packages: WordNet 3.0 (offline synset names) and Fashion-MNIST (real VAE data);
+# redis-server for the shared crawl frontier's tests.
 system-deps:
-	@if [ ! -f /usr/share/wordnet/data.noun ] || [ ! -d /usr/share/datasets/fashion-mnist ]; then \
+	@if [ ! -f /usr/share/wordnet/data.noun ] || [ ! -d /usr/share/datasets/fashion-mnist ] \
+		|| ! command -v redis-server >/dev/null; then \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wordnet-base dataset-fashion-mnist; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wordnet-base dataset-fashion-mnist redis-server; \
 	fi
 
 $(STAMP): setup.cfg constraints.txt

@@ -1,142 +1,219 @@
-"""Crawl throughput: synthset's Scrapy harvest against a sequential ``requests`` loop.
+"""Crawl throughput at scale: synthset against img2dataset 1.47 on one loopback image farm.
 
-Both fetch the same n07631926 URL list from one offline mirror started with
-``--latency-ms 100 --dead-fraction 0.3 --images 2000`` and store every 2xx body
-(sha256, write). Prints images stored per second for each and the ratio (target >= 30x).
+Every scenario starts a fresh farm (benchmarks/imagefarm.py: 100 ms per image, 30%
+dead, ``--urls`` images spread over hosts 127.0.0.1 ... 127.0.0.N) and counts the
+images *stored*: catalog rows with a sha256 for synthset, successes for img2dataset.
 
-    python benchmarks/crawl.py [--sample 300] [--seed 0]
+1. img2dataset's aggressiveness, 32 hosts: synthset given the same settings
+   (256 requests in flight, 8 per host, no delay, no retries) vs img2dataset
+   (256 threads over all cores): target >= 1.5x.
+2. synthset's polite defaults, 254 hosts, vs img2dataset as in 1: target >= 1.2x.
+3. synthset's polite defaults, 32 hosts, vs the politeness bound
+   (hosts x 0.7 alive / DOWNLOAD_DELAY): target >= 90%.
+
+img2dataset is installed on first use into its own venv (``--peer-venv``), and run
+as a subprocess; synthset runs as ``scrapy crawl`` (all cores, its default).
+
+    python benchmarks/crawl.py [--urls 20000] [--scenarios 1,2,3]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hashlib
-import random
+import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-
-import requests
-from scrapy.crawler import CrawlerProcess
-from scrapy.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script from anywhere: the repo's packages first
 
 from catalog import open_catalog  # noqa: E402
-from crawler.imagenet import mapping_url, parse_mapping  # noqa: E402
-from crawler.urlsafety import refusal  # noqa: E402
+from crawler import settings as defaults  # noqa: E402
+from crawler.launcher import available_cores  # noqa: E402
 
+PEER = "img2dataset==1.47.0"
+PEER_VENV = Path.home() / ".cache" / "synthset" / "img2dataset-1.47.0"
 WNID = "n07631926"
-MIRROR_ARGS = ["--latency-ms", "100", "--dead-fraction", "0.3", "--images", "2000"]
-TIMEOUT_S = 2.0  # per request, both sides (the mirror's timeout route holds 60 s)
-# synthset's crawl, tuned for one fast local host (the defaults are polite, for the web):
-CRAWL_SETTINGS = {
-    "CONCURRENT_REQUESTS": 256,  # requests in flight
-    "CONCURRENT_REQUESTS_PER_DOMAIN": 256,  # all toward 127.0.0.1
-    "AUTOTHROTTLE_ENABLED": False,
+LATENCY_MS, DEAD_FRACTION = 100, 0.3
+TIMEOUT_S = 10  # per request, both sides (img2dataset's default)
+IN_FLIGHT, PER_HOST = 256, 8  # img2dataset's aggressiveness over 32 hosts
+AGGRESSIVE = {  # synthset given the peer's settings explicitly
+    "CONCURRENT_REQUESTS": IN_FLIGHT,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": PER_HOST,
     "DOWNLOAD_DELAY": 0,
+    "AUTOTHROTTLE_ENABLED": False,
+    "RETRY_TIMES": 0,
     "DOWNLOAD_TIMEOUT": TIMEOUT_S,
-    "RETRY_TIMES": 0,  # the baseline does not retry either
-    "ROBOTSTXT_OBEY": True,
-    "CATALOG_FLUSH_ITEMS": 100,
     "LOG_LEVEL": "WARNING",
 }
 
 
-def start_mirror() -> tuple[subprocess.Popen, str]:
-    """Start the benchmark mirror on a free port; return the process and its base URL."""
+@dataclass
+class Farm:
+    """A running image farm."""
+
+    process: subprocess.Popen
+    port: int
+    hosts: int
+
+    def urls(self, count: int) -> list[str]:
+        """``count`` image URLs, spread over the hosts in turn."""
+        return [f"http://127.0.0.{1 + n % self.hosts}:{self.port}/img/{n}.jpg"
+                for n in range(count)]
+
+    def stop(self) -> None:
+        """Stop the farm."""
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+
+def start_farm(hosts: int) -> Farm:
+    """Start benchmarks/imagefarm.py with ``hosts`` addresses."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "crawler.mirror", "--port", "0", *MIRROR_ARGS],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
+        [sys.executable, str(REPO / "benchmarks" / "imagefarm.py"), "--hosts", str(hosts),
+         "--latency-ms", str(LATENCY_MS), "--dead-fraction", str(DEAD_FRACTION)],
+        stdout=subprocess.PIPE, text=True,
     )
     assert process.stdout is not None
-    base_url = process.stdout.readline().strip()
-    if not base_url.startswith("http://127.0.0.1:"):
-        process.kill()
-        raise RuntimeError(f"mirror did not start: {base_url!r}")
-    return process, base_url.rstrip("/") + "/"
+    return Farm(process, int(process.stdout.readline()), hosts)
 
 
-def warm(urls: list[str]) -> None:
-    """Fetch every URL once, 64 at a time, so the mirror has drawn each body before timing."""
-    def get(url: str) -> None:
-        with contextlib.suppress(requests.RequestException):
-            requests.get(url, timeout=TIMEOUT_S)
+@dataclass
+class Result:
+    """One harvester's run: how long, how many stored."""
 
-    with ThreadPoolExecutor(64) as pool:
-        list(pool.map(get, [u for u in urls if refusal(u) is None]))
+    seconds: float
+    stored: int
+
+    @property
+    def rate(self) -> float:
+        """Images stored per second."""
+        return self.stored / self.seconds
+
+    def __str__(self) -> str:
+        return f"{self.stored:6d} stored in {self.seconds:7.1f} s = {self.rate:7.1f} images/s"
 
 
-def crawl_with_synthset(api_url: str, data_dir: Path) -> tuple[float, int]:
-    """Run the imagenet_synset spider in this process; return (seconds, images stored)."""
-    settings = Settings()
-    settings.setmodule("crawler.settings", priority="project")
-    settings.setdict({**CRAWL_SETTINGS, "SYNTHSET_DATA": str(data_dir),
-                      "IMAGENET_API_URL": api_url}, priority="cmdline")
-    process = CrawlerProcess(settings)
-    process.crawl("imagenet_synset", wnid=WNID)
-    started = time.perf_counter()
-    process.start()
-    elapsed = time.perf_counter() - started
+def crawl_with_synthset(urls: list[str], work: Path, settings: dict[str, object]) -> Result:
+    """``scrapy crawl imagenet_synset`` over a fall11-style list of ``urls``."""
+    listing, data_dir = work / "fall11_urls.txt", work / "synthset-data"
+    listing.write_text("".join(f"{WNID}_{n}\t{url}\n" for n, url in enumerate(urls)))
+    command = [sys.executable, "-m", "scrapy", "crawl", "imagenet_synset", "-a", f"wnid={WNID}",
+               "-a", f"urls_file={listing}", "-s", f"SYNTHSET_DATA={data_dir}"]
+    for name, value in settings.items():
+        command += ["-s", f"{name}={value}"]
+    with open(work / "synthset.log", "w") as log:
+        started = time.perf_counter()
+        subprocess.run(command, cwd=REPO, stderr=log, stdout=log, check=True)
+        seconds = time.perf_counter() - started
     with open_catalog(data_dir, create=False) as catalog:
         stored = catalog.db["urls"].count_where("sha256 IS NOT NULL")
-    return elapsed, stored
+    return Result(seconds, stored)
 
 
-def fetch_sequentially(urls: list[str], out_dir: Path) -> tuple[float, int]:
-    """The baseline: one ``requests.get`` after another, sha256 and write each 2xx body."""
-    session = requests.Session()
-    stored = 0
-    started = time.perf_counter()
-    for url in urls:
-        if refusal(url) is not None:
-            continue
-        try:
-            response = session.get(url, timeout=TIMEOUT_S)
-        except requests.RequestException:
-            continue
-        if 200 <= response.status_code < 300:
-            digest = hashlib.sha256(response.content).hexdigest()
-            (out_dir / digest).write_bytes(response.content)
-            stored += 1
-    return time.perf_counter() - started, stored
+def install_peer(venv: Path) -> Path:
+    """img2dataset's command, installed into ``venv`` on first use."""
+    command = venv / "bin" / "img2dataset"
+    if not command.exists():
+        print(f"installing {PEER} into {venv} (once)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", PEER], check=True)
+    return command
+
+
+def crawl_with_img2dataset(urls: list[str], work: Path, peer: Path) -> Result:
+    """img2dataset over ``urls``: 256 threads over all cores, files kept as downloaded."""
+    cores = available_cores()
+    listing, out = work / "urls.txt", work / "img2dataset-out"
+    listing.write_text("".join(f"{url}\n" for url in urls))
+    command = [str(peer), "--url_list", str(listing), "--input_format", "txt",
+               "--output_folder", str(out), "--output_format", "files",
+               "--processes_count", str(cores), "--thread_count", str(IN_FLIGHT // cores),
+               "--number_sample_per_shard", str(max(100, len(urls) // (4 * cores))),
+               "--resize_mode", "no", "--disable_all_reencoding", "True",
+               "--timeout", str(TIMEOUT_S), "--retries", "0", "--enable_wandb", "False"]
+    with open(work / "img2dataset.log", "w") as log:
+        started = time.perf_counter()
+        subprocess.run(command, stdout=log, stderr=log, check=True)
+        seconds = time.perf_counter() - started
+    stored = sum(json.loads(p.read_text())["successes"] for p in out.glob("*_stats.json"))
+    return Result(seconds, stored)
+
+
+def alive_share(urls: list[str]) -> float:
+    """The share of ``urls`` the farm answers with an image."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from imagefarm import is_dead
+
+    numbers = [int(url.rsplit("/", 1)[1].removesuffix(".jpg")) for url in urls]
+    return sum(not is_dead(n, DEAD_FRACTION) for n in numbers) / len(numbers)
+
+
+def versus_peer(name: str, hosts: int, count: int, settings: dict[str, object], peer: Path,
+                target: float) -> None:
+    """Run synthset and img2dataset on one farm of ``hosts``; print both and the ratio."""
+    farm = start_farm(hosts)
+    try:
+        urls = farm.urls(count)
+        with tempfile.TemporaryDirectory() as tmp:
+            ours = crawl_with_synthset(urls, Path(tmp), settings)
+        with tempfile.TemporaryDirectory() as tmp:
+            theirs = crawl_with_img2dataset(urls, Path(tmp), peer)
+    finally:
+        farm.stop()
+    print(f"[{name}] {hosts} hosts, {count} URLs")
+    print(f"  synthset     {ours}")
+    print(f"  img2dataset  {theirs}")
+    ratio = ours.rate / theirs.rate
+    print(f"  ratio: {ratio:.2f}x (target >= {target}x): {'met' if ratio >= target else 'MISSED'}",
+          flush=True)
+
+
+def versus_bound(hosts: int, count: int) -> None:
+    """Run synthset at its defaults where politeness is the limit; print the share of the bound."""
+    farm = start_farm(hosts)
+    try:
+        urls = farm.urls(count)
+        with tempfile.TemporaryDirectory() as tmp:
+            ours = crawl_with_synthset(urls, Path(tmp), {})
+    finally:
+        farm.stop()
+    bound = hosts * 0.7 / defaults.DOWNLOAD_DELAY
+    measured_bound = hosts * alive_share(urls) / defaults.DOWNLOAD_DELAY
+    share = ours.rate / bound
+    print(f"[polite defaults, politeness-bound] {hosts} hosts, {count} URLs")
+    print(f"  synthset     {ours}")
+    print(f"  bound: {hosts} hosts x 0.7 / {defaults.DOWNLOAD_DELAY} s = {bound:.1f} images/s "
+          f"(with this list's {alive_share(urls):.3f} alive: {measured_bound:.1f})")
+    print(f"  share of the bound: {share:.0%} (target >= 90%): "
+          f"{'met' if share >= 0.9 else 'MISSED'}", flush=True)
 
 
 def main() -> None:
-    """Start the mirror, time both harvesters, print the figures and the ratio."""
+    """Parse the options and run the chosen scenarios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sample", type=int, default=300,
-                        help="URLs timed for the sequential baseline (0 = all)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the baseline's sample")
+    parser.add_argument("--urls", type=int, default=20_000, help="image URLs per scenario")
+    parser.add_argument("--scenarios", default="1,2,3", help="which of 1,2,3 to run")
+    parser.add_argument("--peer-venv", type=Path, default=PEER_VENV,
+                        help="where img2dataset is (or gets) installed")
     options = parser.parse_args()
-    mirror, base_url = start_mirror()
-    try:
-        listing = requests.get(mapping_url(base_url, WNID), timeout=30).text
-        urls = [item.url for item in parse_mapping(listing, WNID)]
-        print(f"mirror {base_url} {' '.join(MIRROR_ARGS)}: {len(urls)} URLs for {WNID}")
-        warm(urls)
-        print("mirror warmed (every body drawn once before timing)")
-        print("synthset settings:", ", ".join(f"{k}={v}" for k, v in CRAWL_SETTINGS.items()))
-        with tempfile.TemporaryDirectory() as tmp:
-            crawl_s, crawl_stored = crawl_with_synthset(base_url, Path(tmp) / "data")
-        sample = urls if options.sample <= 0 else random.Random(options.seed).sample(
-            urls, min(options.sample, len(urls)))
-        with tempfile.TemporaryDirectory() as tmp:
-            seq_s, seq_stored = fetch_sequentially(sample, Path(tmp))
-    finally:
-        mirror.kill()
-        mirror.wait(timeout=30)
-    crawl_rate, seq_rate = crawl_stored / crawl_s, seq_stored / seq_s
-    print(f"synthset crawl:         {len(urls):5d} URLs, {crawl_stored:5d} stored in "
-          f"{crawl_s:7.2f} s = {crawl_rate:8.1f} images/s")
-    print(f"sequential requests:    {len(sample):5d} URLs (seeded sample, seed {options.seed}), "
-          f"{seq_stored:5d} stored in {seq_s:7.2f} s = {seq_rate:8.1f} images/s")
-    print(f"ratio: {crawl_rate / seq_rate:.1f}x (target >= 30x)")
+    chosen = set(options.scenarios.split(","))
+    print(f"{available_cores()} cores, {os.getloadavg()[0]:.1f} load; farm: {LATENCY_MS} ms per "
+          f"image, {DEAD_FRACTION:.0%} dead; synthset as CRAWL_PROCESSES=0 (one per core)",
+          flush=True)
+    peer = install_peer(options.peer_venv) if chosen & {"1", "2"} else Path()
+    if "1" in chosen:
+        print("synthset settings:", ", ".join(f"{k}={v}" for k, v in AGGRESSIVE.items()))
+        versus_peer("img2dataset's aggressiveness", 32, options.urls, AGGRESSIVE, peer, 1.5)
+    if "2" in chosen:
+        versus_peer("polite defaults", 254, options.urls, {}, peer, 1.2)
+    if "3" in chosen:
+        versus_bound(32, options.urls)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
 from catalog.db import Catalog, utc_now
+from catalog.store import StoredFile
 
 SOURCES = ("imagenet", "web", "local", "commons", "openverse")
 
@@ -91,17 +92,27 @@ def record_discovered(catalog: Catalog, found: Iterable[DiscoveredUrl]) -> int:
         return new
 
 
-def record_fetches(catalog: Catalog, results: Iterable[FetchResult]) -> int:
+def record_fetches(
+    catalog: Catalog,
+    results: Iterable[FetchResult],
+    stored_files: Sequence[StoredFile | None] | None = None,
+) -> int:
     """Store bodies, then record the facts of a batch of fetches in one transaction.
 
     Files are written before the rows that point at them, so a crash can leave at
     most an unreferenced file (re-used by the rerun), never a row without its file.
     Returns the number of new distinct images.
+
+    :param stored_files: where the caller already stored each result's body (None
+        for a result without one), so no body is hashed or written twice; by
+        default the bodies are stored here.
     """
+    results = list(results)
+    if stored_files is None:
+        stored_files = [store_body(catalog, r) for r in results]
     now = utc_now()
     url_rows, image_rows = [], []
-    for result in results:
-        stored = catalog.store.put(result.body) if result.body is not None else None
+    for result, stored in zip(results, stored_files, strict=True):
         sha256 = stored.sha256 if stored else None
         url_rows.append(
             (
@@ -136,6 +147,11 @@ def record_fetches(catalog: Catalog, results: Iterable[FetchResult]) -> int:
             image_rows,
         )
         return conn.total_changes - before
+
+
+def store_body(catalog: Catalog, result: FetchResult) -> StoredFile | None:
+    """Put ``result``'s body in the store (None when it has none): hashed and written once."""
+    return catalog.store.put(result.body) if result.body is not None else None
 
 
 def fetched_among(catalog: Catalog, urls: Iterable[str]) -> set[str]:

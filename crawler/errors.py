@@ -29,3 +29,7 @@ class UnknownSpider(SynthsetError):
 
 class DataDirUnusable(SynthsetError):
     """SYNTHSET_DATA names a place where no catalog can be opened or created."""
+
+
+class FrontierUnavailable(SynthsetError):
+    """REDIS_URL is set, but scrapy-redis is not installed or the Redis server does not answer."""

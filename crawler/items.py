@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from catalog.harvest import DiscoveredUrl, FetchResult
 from catalog.synsets import Synset
 
-__all__ = ["DiscoveredUrl", "FetchedImage", "Synset"]
+__all__ = ["DiscoveredBatch", "DiscoveredUrl", "FetchedImage", "Synset"]
+
+
+@dataclass(frozen=True)
+class DiscoveredBatch:
+    """Image URLs discovered together: one item for many (Scrapy spends CPU on every item)."""
+
+    urls: tuple[DiscoveredUrl, ...]
+
+    def __repr__(self) -> str:
+        return f"DiscoveredBatch({len(self.urls)} URLs)"
 
 
 @dataclass(frozen=True, repr=False)

@@ -19,11 +19,22 @@ from twisted.internet.defer import Deferred
 from twisted.python.threadpool import ThreadPool
 
 from catalog import Catalog, open_catalog
-from catalog.harvest import DiscoveredUrl, FetchResult, record_discovered, record_fetches
+from catalog.harvest import (
+    DiscoveredUrl,
+    FetchResult,
+    record_discovered,
+    record_fetches,
+    store_body,
+)
 from catalog.runs import finish_run, start_run
 from catalog.synsets import Synset, record_synsets
+from crawler.items import DiscoveredBatch
 
 logger = logging.getLogger(__name__)
+
+# Signal sent (with ``urls``) once the fetches of those URLs are committed to the catalog;
+# the shared frontier (crawler.frontier) then releases its leases on them.
+FETCHES_RECORDED = object()
 
 
 @dataclass
@@ -41,7 +52,7 @@ class _Batch:
 
 
 class CatalogPipeline:
-    """Collects Synset, DiscoveredUrl and FetchResult items and writes them in batches.
+    """Collects Synset, DiscoveredUrl (or DiscoveredBatch) and FetchResult items in batches.
 
     A batch is written when ``CATALOG_FLUSH_ITEMS`` items are waiting, every
     ``CATALOG_FLUSH_SECONDS`` seconds, and when the spider closes; never one
@@ -110,18 +121,24 @@ class CatalogPipeline:
         spider = self.crawler.spider if self.crawler else None
         name = getattr(spider, "name", "?")
         run_args: Callable[[], dict[str, Any]] | None = getattr(spider, "run_args", None)
-        self.run_id = start_run(self.catalog, f"crawl {name}", run_args() if run_args else {})
+        args = run_args() if run_args else {}
+        if self.crawler is not None and self.crawler.settings.get("CRAWL_PARTITION"):
+            args["process"] = self.crawler.settings["CRAWL_PARTITION"]  # "i/N" of the launcher
+        self.run_id = start_run(self.catalog, f"crawl {name}", args)
         self._writer.start()
         self._timer = task.LoopingCall(self.flush)
         self._timer.start(self.flush_seconds, now=False)
 
     def process_item(self, item: Any) -> Any:
         """Queue a fact for the next batch; other items pass through untouched."""
-        for cls in type(item).__mro__:
-            queue = self._queues.get(cls)
-            if queue is not None:
-                queue.append(item)
-                break
+        if isinstance(item, DiscoveredBatch):
+            self.discovered.extend(item.urls)
+        else:
+            for cls in type(item).__mro__:
+                queue = self._queues.get(cls)
+                if queue is not None:
+                    queue.append(item)
+                    break
         if self.pending >= self.flush_items:
             self.flush()
         return item
@@ -141,7 +158,7 @@ class CatalogPipeline:
         from twisted.internet import reactor  # the one Scrapy installed
 
         self._writing = threads.deferToThreadPool(reactor, self._writer, self._write, batch)
-        self._writing.addCallback(self._written)
+        self._writing.addCallback(self._written, [r.url for r in batch.fetched])
         return self._writing
 
     def _write(self, batch: _Batch) -> Counter[str]:
@@ -157,17 +174,20 @@ class CatalogPipeline:
         if batch.fetched:
             # Store files first, several at once (each write ends in an fsync); the
             # rows then find the files in place, so a crash leaves no row without its file.
-            bodies = [r.body for r in batch.fetched if r.body is not None]
-            list(self._store_pool.map(self.catalog.store.put, bodies))
-            counts["new_images"] += record_fetches(self.catalog, batch.fetched)
+            # Each body is hashed and written once, here; the rows reuse what put() found.
+            catalog = self.catalog
+            stored = list(self._store_pool.map(lambda r: store_body(catalog, r), batch.fetched))
+            counts["new_images"] += record_fetches(catalog, batch.fetched, stored)
         counts["flushes"] += 1
         logger.debug("wrote %(n)d items in %(s).3f s",
                      {"n": batch.size, "s": time.monotonic() - started})
         return counts
 
-    def _written(self, counts: Counter[str]) -> None:
+    def _written(self, counts: Counter[str], fetched_urls: list[str]) -> None:
         self.counts.update(counts)
         self._writing = None
+        if fetched_urls and self.crawler is not None:
+            self.crawler.signals.send_catch_log(signal=FETCHES_RECORDED, urls=fetched_urls)
         if self.pending >= self.flush_items:
             self.flush()
 

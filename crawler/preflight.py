@@ -12,8 +12,8 @@ from scrapy.spiderloader import get_spider_loader
 from crawler.errors import UnknownSpider
 
 
-def check_crawl(settings: BaseSettings, spider: str, spider_args: Mapping[str, Any]) -> None:
-    """Load spider ``spider`` and parse ``spider_args`` the way the spider will.
+def check_crawl(settings: BaseSettings, spider: str, spider_args: Mapping[str, Any]) -> type:
+    """Load spider ``spider``, parse ``spider_args`` the way the spider will; return its class.
 
     Spiders without a ``parse_args`` classmethod are only checked to exist; a spider's
     ``check_settings`` classmethod, if it has one, is given the settings.
@@ -36,3 +36,4 @@ def check_crawl(settings: BaseSettings, spider: str, spider_args: Mapping[str, A
     check_settings = getattr(spidercls, "check_settings", None)
     if check_settings is not None:
         check_settings(settings)
+    return spidercls

@@ -21,6 +21,18 @@ CATALOG_FLUSH_ITEMS = 100  # items per catalog write batch
 CATALOG_FLUSH_SECONDS = 2.0  # seconds: a part-filled batch is written at least this often
 CATALOG_STORE_THREADS = 4  # threads writing image files (each write ends in an fsync)
 
+# --- Processes and the frontier -------------------------------------------------------------
+# A crawl of a listing spider (imagenet_synset) runs as this many Scrapy processes sharing
+# SYNTHSET_DATA, each fetching the image hosts hashed to it, so per-host concurrency, delay and
+# robots.txt hold machine-wide and every URL is fetched once. 0 = one process per CPU core.
+CRAWL_PROCESSES = 0
+CRAWL_PARTITION = ""  # "i/N", set by the launcher for process i of N; leave it empty
+# Past one machine: -s REDIS_URL=redis://host:6379 makes every crawl process a worker of one
+# shared scrapy-redis frontier (queue and duplicate filter in Redis; see crawler/frontier/).
+REDIS_URL = ""
+REDIS_CRAWL_ID = ""  # names this crawl's Redis keys (default: the spider's name)
+REDIS_LEASE_SECONDS = 30  # seconds: a worker silent this long is dead; its requests are retaken
+
 # --- Where URLs come from -------------------------------------------------------------------
 IMAGENET_API_URL = "https://image-net.org/"  # root of the legacy text API (api/text/...)
 WORDNET_DIR = "/usr/share/wordnet"  # WordNet 3.0 data.noun/index.noun (Debian: wordnet-base)
@@ -64,11 +76,22 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.BackoffRetryMiddleware": 550,  # where RetryMiddleware was
 }
 ITEM_PIPELINES = {"crawler.pipelines.CatalogPipeline": 300}
+ADDONS = {"crawler.frontier.RedisFrontierAddon": 0}  # switches scrapy-redis on with REDIS_URL
 
 # --- Engine ---------------------------------------------------------------------------------
 # Items per response processed in parallel; ours are cheap and synchronous, and Scrapy
 # starts this many asyncio tasks for every callback result (100 by default: slow).
 CONCURRENT_ITEMS = 16
+# Scrapy parses a callback's source for a `return value` on every response whose callback
+# it has not cached (bound methods fall out of its weak cache): a developer warning, off.
+WARN_ON_GENERATOR_RETURN_VALUE = False
+# Broad crawl: take the next request from the host with the fewest in flight, so one slow or
+# saturated host never holds back the others (Scrapy's "Broad crawls" advice).
+SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+# Per-request work no one reads: header byte counts (our pipeline counts statuses itself) and
+# link depth (web_images counts its own hops).
+DOWNLOADER_STATS = False
+SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.depth.DepthMiddleware": None}
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False
 

@@ -9,6 +9,7 @@ from curate.commands.decisions import decisions
 from curate.commands.dedup import dedup
 from curate.commands.export import export
 from curate.commands.import_ import import_
+from curate.commands.merge import merge
 from curate.commands.placeholder import placeholder
 from curate.commands.review import review
 from curate.commands.stats import stats
@@ -32,5 +33,5 @@ def cli() -> None:
     """
 
 
-for command in (check, placeholder, dedup, review, decisions, export, import_, stats):
+for command in (check, placeholder, dedup, review, decisions, export, import_, stats, merge):
     cli.add_command(command)

@@ -34,6 +34,7 @@ TEST_SETTINGS = {
     "CONCURRENT_REQUESTS_PER_DOMAIN": "32",
     "RETRY_BACKOFF_BASE": "0.05",
     "DOWNLOAD_MAXSIZE": str(8 * 1024 * 1024),  # the mirror's oversized body is 12 MiB
+    "CRAWL_PROCESSES": "1",  # one process, one runs row (test_crawler_scale tests several)
 }
 STORE_FILE = re.compile(r"^images/([0-9a-f]{2})/([0-9a-f]{2})/(\1\2[0-9a-f]{60})\.[a-z0-9]{1,5}$")
 CATALOG_FILES = {"catalog.db", "catalog.db-wal", "catalog.db-shm"}

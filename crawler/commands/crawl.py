@@ -22,6 +22,8 @@ from scrapy.utils.log import failure_to_exc_info
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from crawler.frontier import check_frontier
+from crawler.launcher import crawl_processes, launch_crawl
 from crawler.preflight import check_crawl
 from crawler.spiders import ERROR_STAT
 from synthset.errors import SynthsetError
@@ -35,6 +37,7 @@ class Command(ScrapyCrawlCommand):
     def __init__(self) -> None:
         super().__init__()
         self.error: str | None = None  # the expected failure to report, once known
+        self.processes = 1  # crawl processes to launch (1: crawl in this process)
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         """Parse the options, then check the spider and its arguments (no crawl started yet)."""
@@ -42,14 +45,22 @@ class Command(ScrapyCrawlCommand):
         if len(args) != 1:
             return  # run() lets Scrapy's usage error speak
         try:
-            check_crawl(self.settings, args[0], opts.spargs)
+            spidercls = check_crawl(self.settings, args[0], opts.spargs)
+            check_frontier(self.settings)
+            self.processes = crawl_processes(self.settings, spidercls)
         except SynthsetError as error:
             self.error = str(error)
             self.requires_crawler_process = False  # nothing to crawl: no reactor, no log banner
+        if self.processes > 1:
+            self.requires_crawler_process = False  # the launched processes crawl
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         """Crawl, then exit 1 with one ``Error:`` line if an expected failure stopped it."""
-        if self.error is None and len(args) == 1:
+        if self.error is None and self.processes > 1:
+            print(f"crawling as {self.processes} processes (-s CRAWL_PROCESSES=N to change), "
+                  "each fetching the hosts hashed to it", file=sys.stderr)
+            self.exitcode = launch_crawl(args[0], opts.spargs, self.settings, self.processes)
+        elif self.error is None and len(args) == 1:
             self._crawl(args[0], opts.spargs)
         elif self.error is None:
             super().run(args, opts)

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import replace
 from itertools import islice
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import scrapy
 from scrapy.crawler import Crawler
@@ -18,15 +18,17 @@ from twisted.python.failure import Failure
 from catalog import Catalog, open_catalog
 from catalog.errors import CatalogUnreadable
 from catalog.harvest import DiscoveredUrl, fetched_among
-from crawler.errors import DataDirUnusable
+from crawler.errors import DataDirUnusable, SpiderArgumentError
 from crawler.fetch import failure_token, fetched_from_response
-from crawler.items import FetchedImage
+from crawler.items import DiscoveredBatch, FetchedImage
+from crawler.partition import Partition
 from crawler.urlsafety import MAX_URL_LENGTH, recorded_form, refusal
 from synthset.errors import SynthsetError
 
 logger = logging.getLogger(__name__)
 
 SKIP_CHECK_BATCH = 500  # URLs per catalog lookup of what was fetched before
+OTHER_PROCESS_STAT = "synthset/left_to_other_process"  # URLs whose host another process owns
 ERROR_STAT = "synthset/error"  # stats key: the expected failure that ended the crawl
 ERROR_CLOSE_REASON = "synthset_error"  # close reason of a crawl stopped by such a failure
 
@@ -44,13 +46,21 @@ class ImageSpider(scrapy.Spider):
     Each URL is requested at most once per run. A URL the catalog already has a
     fetch for is skipped unless ``refetch`` is set; a URL that is not http(s) is
     recorded as an error and never requested. Every request's outcome, response
-    or failure, becomes one :class:`FetchedImage` item.
+    or failure, becomes one :class:`FetchedImage` item; the URLs themselves travel
+    as one :class:`DiscoveredBatch` item per batch.
 
     Arguments are checked by :meth:`parse_args` (which ``scrapy crawl`` also calls
     before starting anything). An expected failure found once the crawl runs is
     recorded under the stats key ``synthset/error``, for ``scrapy crawl`` to report.
+
+    A spider whose every process lists the same URLs cheaply (``partitioned``)
+    runs as CRAWL_PROCESSES processes, each fetching the hosts of its
+    CRAWL_PARTITION (see :mod:`crawler.launcher`). With a shared Redis frontier
+    (REDIS_URL, :mod:`crawler.frontier`) the frontier's duplicate filter, not the
+    partition, makes each URL fetched once across all workers.
     """
 
+    partitioned: ClassVar[bool] = False  # True: listing is cheap and the same in every process
     refetch: bool = False
     max_url_length: int = MAX_URL_LENGTH  # URLLENGTH_LIMIT: longer URLs are refused, recorded
     catalog: Catalog
@@ -81,6 +91,12 @@ class ImageSpider(scrapy.Spider):
             ) from None
         spider._requested: set[str] = set()
         spider.max_url_length = crawler.settings.getint("URLLENGTH_LIMIT", MAX_URL_LENGTH)
+        spider.shared_frontier = bool(crawler.settings.get("REDIS_URL"))
+        try:
+            partition = Partition.parse(crawler.settings.get("CRAWL_PARTITION") or "")
+        except ValueError as error:
+            raise SpiderArgumentError(f"-s CRAWL_PARTITION: {error}") from None
+        spider.partition = Partition() if spider.shared_frontier else partition
         return spider
 
     def run_args(self) -> dict[str, Any]:
@@ -116,7 +132,8 @@ class ImageSpider(scrapy.Spider):
         return None
 
     def image_requests(self, found: Iterable[DiscoveredUrl]) -> Iterator[Any]:
-        """Items and requests for ``found``: a DiscoveredUrl each, then a fetch or a refusal.
+        """Items and requests for ``found``: the new URLs as one DiscoveredBatch item per
+        batch, then a fetch or a refusal for each.
 
         Consumes ``found`` lazily, a batch at a time, so a long stream stays small.
         """
@@ -124,15 +141,19 @@ class ImageSpider(scrapy.Spider):
         for chunk in batched(found, SKIP_CHECK_BATCH):
             self.urls_listed += len(chunk)
             judged = [self._judged(d) for d in chunk]
-            fresh = [(d, token) for d, token in judged if d.url not in self._requested]
+            owned = [(d, token) for d, token in judged if self.partition.owns(d.url)]
+            if len(owned) < len(judged):
+                stats.inc_value(OTHER_PROCESS_STAT, len(judged) - len(owned))
+            fresh = [(d, token) for d, token in owned if d.url not in self._requested]
             self._requested.update(d.url for d, _ in fresh)
             done = set() if self.refetch else fetched_among(self.catalog,
                                                             [d.url for d, _ in fresh])
-            for discovered, token in fresh:
-                if discovered.url in done:
-                    stats.inc_value("synthset/skipped_fetched_before")
-                    continue
-                yield discovered
+            if done:
+                stats.inc_value("synthset/skipped_fetched_before", len(done))
+            todo = [(d, token) for d, token in fresh if d.url not in done]
+            if todo:
+                yield DiscoveredBatch(tuple(d for d, _ in todo))  # one item, not one per URL
+            for discovered, token in todo:
                 if token is None:
                     try:
                         yield scrapy.Request(
@@ -140,7 +161,9 @@ class ImageSpider(scrapy.Spider):
                             callback=self.parse_image,
                             errback=self.image_failed,
                             cb_kwargs={"found": discovered},
-                            dont_filter=True,  # the catalog, not the dupefilter, says what is done
+                            # the catalog says what is done; a shared frontier's filter
+                            # says what another worker has taken
+                            dont_filter=not self.shared_frontier,
                         )
                         continue
                     except ValueError:

@@ -72,6 +72,7 @@ class ImagenetSynsetSpider(ImageSpider):
     """
 
     name = "imagenet_synset"
+    partitioned = True  # every crawl process reads the listing, fetches its own hosts
 
     @classmethod
     def parse_args(

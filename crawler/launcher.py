@@ -1,0 +1,154 @@
+"""One crawl on every core: the same ``scrapy crawl`` run as N processes, each owning some hosts.
+
+The processes share the data directory (SQLite in WAL mode takes their batched
+writes one at a time; the store's renames are atomic) and each fetches only the
+URLs whose host hashes to it (:mod:`crawler.partition`), so a URL is fetched
+once and per-host limits hold machine-wide. Every process reads the URL listing
+itself: listing is cheap next to fetching, and no process waits on another.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
+
+from crawler.errors import SpiderArgumentError
+
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a Linux process gets when its parent dies
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def crawl_processes(settings: BaseSettings, spidercls: type) -> int:
+    """How many processes a crawl of ``spidercls`` runs as (1: in this process).
+
+    ``CRAWL_PROCESSES`` (0 = one per core) for spiders that split their URLs by
+    host (``partitioned = True``); 1 for the others and inside a launched process.
+
+    :raises SpiderArgumentError: for a negative ``CRAWL_PROCESSES``.
+    """
+    wanted = settings.getint("CRAWL_PROCESSES", 0)
+    if wanted < 0:
+        raise SpiderArgumentError(
+            f"-s CRAWL_PROCESSES={wanted}: give 0 (one per core) or a count of processes"
+        )
+    if settings.get("CRAWL_PARTITION") or not getattr(spidercls, "partitioned", False):
+        return 1
+    if "FEEDS" in command_line_settings(settings):
+        raise SpiderArgumentError(
+            "-o/-O would be written by every crawl process at once; "
+            "add -s CRAWL_PROCESSES=1 to write a feed"
+        )
+    return wanted or available_cores()
+
+
+def command_line_settings(settings: BaseSettings) -> dict[str, str]:
+    """The settings given on the command line (``-s``, ``-L``, ...), as ``-s`` values."""
+    given = {}
+    for name in settings:
+        if settings.getpriority(name) == SETTINGS_PRIORITIES["cmdline"]:
+            value = settings[name]
+            if isinstance(value, BaseSettings):
+                value = value.copy_to_dict()
+            given[name] = json.dumps(value) if isinstance(value, dict | list) else str(value)
+    return given
+
+
+def child_command(
+    spider: str, spider_args: Mapping[str, Any], settings: Mapping[str, str], partition: str
+) -> list[str]:
+    """The ``scrapy crawl`` command line of one process of the crawl."""
+    command = [sys.executable, "-m", "scrapy", "crawl", spider]
+    for name, value in spider_args.items():
+        command += ["-a", f"{name}={value}"]
+    own = {"CRAWL_PARTITION": partition}
+    if settings.get("JOBDIR"):  # a paused crawl's queue is per process
+        slot = partition.replace("/", "-of-")
+        own["JOBDIR"] = os.path.join(settings["JOBDIR"], f"process-{slot}")
+    for name, value in {**settings, **own}.items():
+        command += ["-s", f"{name}={value}"]
+    return command
+
+
+def die_with(parent: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the child sent SIGTERM when ``parent`` dies (Linux; else None).
+
+    So a launcher killed outright (SIGKILL) leaves no crawl process behind.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def arrange() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
+
+
+def launch_crawl(
+    spider: str, spider_args: Mapping[str, Any], settings: BaseSettings, count: int
+) -> int:
+    """Run the crawl as ``count`` processes and wait for all; the worst exit code (0: all ok).
+
+    The processes' logs pass through as they come; an ``Error:`` line that several
+    of them print (they share the arguments and the data directory) is printed once,
+    last. The processes run in their own session; SIGINT, SIGTERM and SIGHUP sent to
+    this process are passed on once to each, so Ctrl-C stops them all cleanly, and
+    they get SIGTERM if this process is killed outright.
+    """
+    given = command_line_settings(settings)
+    children = [
+        subprocess.Popen(child_command(spider, spider_args, given, f"{i}/{count}"),
+                         stderr=subprocess.PIPE, text=True, errors="replace",
+                         start_new_session=True, preexec_fn=die_with(os.getpid()))
+        for i in range(count)
+    ]
+    errors: dict[str, None] = {}  # Error: lines in order of arrival, each once
+    lock = threading.Lock()
+
+    def relay(child: subprocess.Popen) -> None:
+        assert child.stderr is not None
+        for line in child.stderr:
+            with lock:
+                if line.startswith("Error: "):
+                    errors.setdefault(line.rstrip("\n"))
+                else:
+                    sys.stderr.write(line)
+        child.stderr.close()
+
+    def forward(signum: int, frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    relays = [threading.Thread(target=relay, args=(c,), daemon=True) for c in children]
+    for thread in relays:
+        thread.start()
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED_SIGNALS}
+    try:
+        codes = [child.wait() for child in children]
+        for thread in relays:
+            thread.join()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    for line in errors:
+        print(line, file=sys.stderr)
+    return max((code if code >= 0 else 1) for code in codes)
