@@ -32,6 +32,13 @@ from crawler.items import DiscoveredBatch
 
 logger = logging.getLogger(__name__)
 
+# Recorded with every crawl run, so an export's dataset card can say how it was gathered.
+POLITENESS_SETTINGS = (
+    "USER_AGENT", "ROBOTSTXT_OBEY", "CONCURRENT_REQUESTS_PER_DOMAIN", "DOWNLOAD_DELAY",
+    "AUTOTHROTTLE_ENABLED", "AUTOTHROTTLE_TARGET_CONCURRENCY", "RETRY_TIMES",
+    "DOWNLOAD_MAXSIZE", "OPTOUT_DIRECTIVES",
+)
+
 # Signal sent (with ``urls``) once the fetches of those URLs are committed to the catalog;
 # the shared frontier (crawler.frontier) then releases its leases on them.
 FETCHES_RECORDED = object()
@@ -122,8 +129,12 @@ class CatalogPipeline:
         name = getattr(spider, "name", "?")
         run_args: Callable[[], dict[str, Any]] | None = getattr(spider, "run_args", None)
         args = run_args() if run_args else {}
-        if self.crawler is not None and self.crawler.settings.get("CRAWL_PARTITION"):
-            args["process"] = self.crawler.settings["CRAWL_PARTITION"]  # "i/N" of the launcher
+        if self.crawler is not None:
+            settings = self.crawler.settings
+            if settings.get("CRAWL_PARTITION"):
+                args["process"] = settings["CRAWL_PARTITION"]  # "i/N" of the launcher
+            # for the dataset card: how politely this crawl ran
+            args["politeness"] = {key: settings.get(key) for key in POLITENESS_SETTINGS}
         self.run_id = start_run(self.catalog, f"crawl {name}", args)
         self._writer.start()
         self._timer = task.LoopingCall(self.flush)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from catalog import Catalog, open_catalog
+from catalog import CATALOG_FILE, Catalog, open_catalog
+from catalog.harvest import count_urls, pending_urls
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -80,3 +84,36 @@ def mirror() -> Iterator[Mirror]:
     running = start_mirror("--images", "24")
     yield running
     stop_mirror(running)
+
+
+def fetched_so_far(data_dir: Path) -> int:
+    """URLs with a finished fetch in the catalog (0 before the first body was stored).
+
+    The gate is the store folder, made after the crawler opened (and migrated) the
+    catalog: two processes migrating one new catalog at once can collide.
+    """
+    if not (data_dir / CATALOG_FILE).exists() or not (data_dir / "images").is_dir():
+        return 0
+    with open_catalog(data_dir, create=False) as catalog:
+        return count_urls(catalog) - len(pending_urls(catalog))
+
+
+def crawl_then_sigkill(command: list[str], data_dir: Path, fetched: int,
+                       deadline_s: float = 60.0) -> subprocess.Popen:
+    """Run the crawl ``command`` into ``data_dir``; SIGKILL it once ``fetched`` URLs are in.
+
+    Polls the catalog (not the clock) and returns the killed process.
+    """
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + deadline_s
+        while fetched_so_far(data_dir) < fetched:
+            assert process.poll() is None, "the crawl ended before it could be killed"
+            assert time.monotonic() < deadline, "no fetches recorded in time"
+            time.sleep(0.05)  # polling the catalog, not synchronising on time
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    return process

@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -20,11 +18,9 @@ from urllib.robotparser import RobotFileParser
 
 import pytest
 from click.testing import CliRunner
-from conftest import Mirror, start_mirror, stop_mirror
+from conftest import Mirror, crawl_then_sigkill, start_mirror, stop_mirror
 from test_crawler_harvest import REPO, TEST_SETTINGS, assert_store_is_clean, crawl, url_rows
 
-from catalog import CATALOG_FILE, open_catalog
-from catalog.harvest import count_urls, pending_urls
 from crawler import commons, licenses
 from crawler.middlewares import retry_after_seconds
 from crawler.spiders.commons import CommonsSpider, parse_width
@@ -247,13 +243,6 @@ def test_search_follows_continuation_and_limit(wiki, world, tmp_path) -> None:
     assert len(url_rows(tmp_path / "four")) == 4
 
 
-def fetched_so_far(data_dir: Path) -> int:
-    """URLs with a finished fetch in the catalog (0 before the store folder exists)."""
-    if not (data_dir / CATALOG_FILE).exists() or not (data_dir / "images").is_dir():
-        return 0
-    with open_catalog(data_dir, create=False) as catalog:
-        return count_urls(catalog) - len(pending_urls(catalog))
-
 
 def test_killed_crawl_rerun_converges(wiki, world, tmp_path) -> None:
     data_dir = tmp_path / "data"
@@ -266,18 +255,7 @@ def test_killed_crawl_rerun_converges(wiki, world, tmp_path) -> None:
                 "CATALOG_FLUSH_SECONDS": "0.2"}
     for name, value in settings.items():
         command += ["-s", f"{name}={value}"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while fetched_so_far(data_dir) < 3:
-            assert process.poll() is None, "the crawl ended before it could be killed"
-            assert time.monotonic() < deadline, "no fetches recorded in time"
-            time.sleep(0.05)  # polling the catalog, not synchronising on time
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait(timeout=30)
+    crawl_then_sigkill(command, data_dir, 3)
     expected = expected_rows(world, files_within(world, 2), commons.DEFAULT_WIDTH)
     before = {url: row["fetched_at"] for url, row in url_rows(data_dir).items()
               if row["fetched_at"]}
@@ -288,7 +266,7 @@ def test_killed_crawl_rerun_converges(wiki, world, tmp_path) -> None:
     assert_provenance(rows, expected, wnid=None)
     assert_fetch_outcomes(rows, expected, STORED_KINDS)
     assert {url: rows[url]["fetched_at"] for url in before} == before  # not fetched again
-    assert_store_is_clean(data_dir)
+    assert_store_is_clean(data_dir, killed=True)
 
 
 def test_missing_contact_is_one_error_line(wiki, tmp_path) -> None:

@@ -38,6 +38,7 @@ TEST_SETTINGS = {
 }
 STORE_FILE = re.compile(r"^images/([0-9a-f]{2})/([0-9a-f]{2})/(\1\2[0-9a-f]{60})\.[a-z0-9]{1,5}$")
 CATALOG_FILES = {"catalog.db", "catalog.db-wal", "catalog.db-shm"}
+INCOMING_FILE = re.compile(r"^images/\.incoming/tmp-[^/]+$")
 
 
 def crawl(spider: str, data_dir: Path, *args: str, **settings: str) -> str:
@@ -85,15 +86,19 @@ def assert_catalog_matches(data_dir: Path, planted: Iterable[dict[str, Any]]) ->
     assert not wrong, wrong
 
 
-def assert_store_is_clean(data_dir: Path) -> None:
-    """Only catalog files and whole, hash-named store files exist in the data directory."""
+def assert_store_is_clean(data_dir: Path, killed: bool = False) -> None:
+    """Only catalog files and whole, hash-named store files exist in the data directory.
+
+    After a SIGKILL (``killed``), half-written temporary files may also wait in
+    ``images/.incoming/``: never part of the store, swept once they are stale.
+    """
     with open_catalog(data_dir, create=False) as catalog:
         referenced = {row["path"] for row in sqlite_utils.Database(catalog.conn)["images"].rows}
     for path in data_dir.rglob("*"):
         if path.is_dir():
             continue
         relative = path.relative_to(data_dir).as_posix()
-        if relative in CATALOG_FILES:
+        if relative in CATALOG_FILES or (killed and INCOMING_FILE.match(relative)):
             continue
         match = STORE_FILE.match(relative)
         assert match, f"unexpected file {relative}"
@@ -149,6 +154,10 @@ def test_imagenet_crawl_records_synset_and_run(ice_cream_crawl: Path) -> None:
     assert stats["error/timeout"] == 1
     assert stats["fetched"] == stats["discovered"] > 50
     assert stats["flushes"] <= 10  # batched writes, never one transaction per item
+    politeness = json.loads(runs[0]["args"])["politeness"]  # for the dataset card
+    assert politeness["ROBOTSTXT_OBEY"] is True
+    assert politeness["USER_AGENT"].startswith("synthset/")
+    assert politeness["OPTOUT_DIRECTIVES"]
 
 
 def test_rerun_skips_fetched_urls_unless_refetch(ice_cream_crawl: Path, mirror: Any,

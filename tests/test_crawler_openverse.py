@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Mirror, start_mirror, stop_mirror
+from conftest import Mirror, crawl_then_sigkill, fetched_so_far, start_mirror, stop_mirror
 from test_crawler_harvest import (
     ICE_CREAM_CAKE,
     REPO,
@@ -24,8 +22,8 @@ from test_crawler_harvest import (
     url_rows,
 )
 
-from catalog import CATALOG_FILE, open_catalog
-from catalog.harvest import count_urls, pending_urls
+from catalog import open_catalog
+from catalog.harvest import pending_urls
 
 # API requests one at a time but without the polite second between them (tests are local)
 API_SLOT = json.dumps({"openverse-api": {"concurrency": 1, "delay": 0}})
@@ -222,13 +220,6 @@ def slow_mirror() -> Iterator[Mirror]:
     stop_mirror(running)
 
 
-def fetched_so_far(data_dir: Path) -> int:
-    """URLs with a finished fetch (0 until the crawler has made the catalog and the store)."""
-    if not (data_dir / CATALOG_FILE).exists() or not (data_dir / "images").is_dir():
-        return 0
-    with open_catalog(data_dir, create=False) as catalog:
-        return count_urls(catalog) - len(pending_urls(catalog))
-
 
 def test_a_killed_crawl_converges_when_rerun(slow_mirror: Mirror, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
@@ -241,18 +232,7 @@ def test_a_killed_crawl_converges_when_rerun(slow_mirror: Mirror, tmp_path: Path
         command += ["-a", arg]
     for name, value in settings.items():
         command += ["-s", f"{name}={value}"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while fetched_so_far(data_dir) < 10:
-            assert process.poll() is None, "the crawl ended before it could be killed"
-            assert time.monotonic() < deadline, "no fetches recorded in time"
-            time.sleep(0.05)  # polling the catalog, not synchronising on time
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait(timeout=30)
+    crawl_then_sigkill(command, data_dir, 10)
     assert fetched_so_far(data_dir) < 60, "the crawl had finished; the test proves nothing"
     before = {url: row["fetched_at"] for url, row in url_rows(data_dir).items()
               if row["fetched_at"]}
@@ -264,7 +244,4 @@ def test_a_killed_crawl_converges_when_rerun(slow_mirror: Mirror, tmp_path: Path
     assert all(rows[url]["fetched_at"] == at for url, at in before.items())  # not fetched again
     with open_catalog(data_dir, create=False) as catalog:
         assert not pending_urls(catalog)
-        # the killed writer may have left a temporary file (never a store file): no writer
-        # runs now, so sweep regardless of age before checking that the store is whole
-        catalog.store.sweep_incoming(older_than=0)
-    assert_store_is_clean(data_dir)
+    assert_store_is_clean(data_dir, killed=True)

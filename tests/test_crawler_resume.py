@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Mirror, start_mirror, stop_mirror
+from conftest import Mirror, crawl_then_sigkill, start_mirror, stop_mirror
 from test_crawler_harvest import (
     ICE_CREAM_CAKE,
-    REPO,
     TEST_SETTINGS,
     assert_catalog_matches,
     assert_store_is_clean,
@@ -23,8 +19,8 @@ from test_crawler_harvest import (
     url_rows,
 )
 
-from catalog import CATALOG_FILE, open_catalog
-from catalog.harvest import count_urls, pending_urls
+from catalog import open_catalog
+from catalog.harvest import pending_urls
 
 DEADLINE_S = 60
 
@@ -37,17 +33,6 @@ def slow_mirror() -> Iterator[Mirror]:
     stop_mirror(running)
 
 
-def fetched_so_far(data_dir: Path) -> int:
-    """URLs with a finished fetch in the catalog (0 before the first body was stored).
-
-    The gate is the store folder, made after the crawler opened (and migrated) the
-    catalog: two processes migrating one new catalog at once can collide.
-    """
-    if not (data_dir / CATALOG_FILE).exists() or not (data_dir / "images").is_dir():
-        return 0
-    with open_catalog(data_dir, create=False) as catalog:
-        return count_urls(catalog) - len(pending_urls(catalog))
-
 
 def test_sigkill_mid_crawl_then_rerun(slow_mirror: Mirror, tmp_path: Path) -> None:
     data_dir, job_dir = tmp_path / "data", tmp_path / "job"
@@ -58,18 +43,7 @@ def test_sigkill_mid_crawl_then_rerun(slow_mirror: Mirror, tmp_path: Path) -> No
     command = [sys.executable, "-m", "scrapy", "crawl", "imagenet_synset", *args]
     for name, value in settings.items():
         command += ["-s", f"{name}={value}"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + DEADLINE_S
-        while fetched_so_far(data_dir) < 10:
-            assert process.poll() is None, "the crawl ended before it could be killed"
-            assert time.monotonic() < deadline, "no fetches recorded in time"
-            time.sleep(0.05)  # polling the catalog, not synchronising on time
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait(timeout=30)
+    process = crawl_then_sigkill(command, data_dir, 10, DEADLINE_S)
     assert process.returncode == -signal.SIGKILL
     with open_catalog(data_dir, create=False) as catalog:
         assert pending_urls(catalog), "the crawl had finished; the test proves nothing"
@@ -83,4 +57,4 @@ def test_sigkill_mid_crawl_then_rerun(slow_mirror: Mirror, tmp_path: Path) -> No
     assert_catalog_matches(data_dir, [r for r in truth["urls"] if r["wnid"] == ICE_CREAM_CAKE])
     after = url_rows(data_dir)
     assert {url: after[url]["fetched_at"] for url in before} == before  # not fetched again
-    assert_store_is_clean(data_dir)
+    assert_store_is_clean(data_dir, killed=True)
