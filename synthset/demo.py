@@ -46,6 +46,7 @@ class DemoSize:
 
 FULL = DemoSize(images=400, epochs=150, patience=20, latent_dim=150, samples=64)
 QUICK = DemoSize(images=24, epochs=2, patience=2, latent_dim=16, samples=16)
+OPEN_LICENSES = "cc0,pdm,cc-by,cc-by-sa"  # licence families anyone may share and adapt, credited
 
 # The mirror is one local host: crawl it fast (the polite defaults are for real hosts),
 # and give up on its planted 60-second timeout after a few seconds.
@@ -301,6 +302,11 @@ def main(out: Path, quick: bool) -> None:
     run(curate, "decisions", "import", decisions_csv, "--data", data)
     run(curate, "export", "demo", "--data", data, "--out", datasets, "--overwrite")
     export_dir = datasets / "demo"
+    # The images anyone may share, credited: the licence filter, the card and ATTRIBUTION.md
+    # at work (the mirror's screening truth covers the ImageNet and web cakes only).
+    run(curate, "export", "demo-open", "--data", data, "--out", datasets, "--overwrite",
+        "--license", OPEN_LICENSES, "--include-unreviewed")
+    open_dir = datasets / "demo-open"
     if not (run_dir / "train.json").exists():
         run(model, "train", export_dir, "--out", run_dir, "--epochs", str(size.epochs),
             "--patience", str(size.patience), "--latent-dim", str(size.latent_dim),
@@ -310,7 +316,8 @@ def main(out: Path, quick: bool) -> None:
         "reconstruction grid": out / "reconstructions.png",
         "loss curve": run_dir / "loss.png",
         "dataset card": export_dir / "README.md",
-        "credits": export_dir / "ATTRIBUTION.md",
+        "open-licence card": open_dir / "README.md",
+        "credits": open_dir / "ATTRIBUTION.md",
     }
     run(model, "sample", run_dir, "-n", size.samples, "-o", paths["sample grid"], "--seed", 0)
     run(model, "reconstruct", run_dir, export_dir, "-o", paths["reconstruction grid"])
@@ -319,12 +326,15 @@ def main(out: Path, quick: bool) -> None:
     train = json.loads((run_dir / "train.json").read_text())
     export = json.loads((export_dir / "export.json").read_text())
     rows = summary_rows(stats, export, train, evaluation)
+    open_export = json.loads((open_dir / "export.json").read_text())
+    rows.append((f"exported under {OPEN_LICENSES} (demo-open)", open_export["counts"]["total"]))
     summary: dict[str, object] = dict(rows)
     summary["paths"] = {label: str(path) for label, path in paths.items()}
     summary["seconds"] = round(time.monotonic() - started, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    console.rule(f"dataset card: {paths['dataset card']} (first lines)")
-    console.print("\n".join(paths["dataset card"].read_text().splitlines()[:20]), markup=False)
+    console.rule(f"dataset card: {paths['open-licence card']} (first lines)")
+    console.print("\n".join(paths["open-licence card"].read_text().splitlines()[:20]),
+                  markup=False)
     console.print(summary_table(rows, paths))
     console.print(f"done in {summary['seconds']} s; rerun resumes; `make clean-demo` starts over")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -50,6 +51,13 @@ def test_quick_demo_runs_every_stage_and_resumes(tmp_path):
     licensed = [label for label in first if label.startswith("images under licence cc")]
     assert len(licensed) >= 3, licensed  # images per licence in the summary
     assert first["epochs"] >= 1
+    open_manifest = list(csv.DictReader((out / "datasets" / "demo-open" / "manifest.csv").open()))
+    assert first["exported under cc0,pdm,cc-by,cc-by-sa (demo-open)"] == len(open_manifest) > 0
+    assert {row["license"].split("-")[0] for row in open_manifest} <= {"cc0", "pdm", "cc"}
+    credited = [row for row in open_manifest if row["license"].startswith("cc-by")]
+    credits = Path(first["paths"]["credits"]).read_text()
+    assert credited and all(f"`{row['file']}`" in credits for row in credited)
+    assert "license:" in Path(first["paths"]["open-licence card"]).read_text()
     port = json.loads((out / "state.json").read_text())["port"]
     assert port_is_free(port), "the demo left its mirror running"
 
