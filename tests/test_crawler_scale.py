@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from farm import REPO, WNID, Farm, start_farm
 from test_crawler_harvest import crawl, url_rows
 
@@ -21,6 +22,11 @@ from crawler.urlsafety import host_of
 HOSTS = 8
 IMAGES = 240
 DEADLINE_S = 60
+
+
+def table(catalog, name: str) -> sqlite_utils.db.Table:
+    """A table of an open catalog, through sqlite-utils (a test-only convenience)."""
+    return sqlite_utils.Database(catalog.conn)[name]
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +67,13 @@ def test_a_crawl_runs_as_processes_that_split_the_hosts(farm: Farm, tmp_path: Pa
     assert stored == {url for url, row in rows.items() if row["http_status"] == 200}
     assert 0.5 * IMAGES < len(stored) < 0.9 * IMAGES  # ~30% dead
     with open_catalog(data_dir, create=False) as catalog:
-        images = catalog.db["images"].count
+        images = table(catalog, "images").count
         for sha256 in {rows[url]["sha256"] for url in stored}:
             path = catalog.conn.execute("SELECT path FROM images WHERE sha256 = ?",
                                         (sha256,)).fetchone()[0]
             assert catalog.store.absolute(path).is_file()
         runs = [json.loads(r["stats"]) | {"process": json.loads(r["args"])["process"]}
-                for r in catalog.db["runs"].rows_where("command = 'crawl imagenet_synset'")]
+                for r in table(catalog, "runs").rows_where("command = 'crawl imagenet_synset'")]
     assert images == len(stored)  # every body unique, stored once
     # Each process fetched exactly the URLs of the hosts hashed to it.
     owned = Counter(host_partition(host_of(url), 3) for url in urls)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import sqlite_utils
 from click.testing import CliRunner
 from imagegen import jpeg
 
@@ -14,6 +15,11 @@ from catalog.reviews import record_decision, undo_review
 from curate.cli import cli as curate_cli
 
 X, Y, Z = (jpeg(seed=n) for n in range(3))
+
+
+def table(catalog, name: str) -> sqlite_utils.db.Table:
+    """A table of an open catalog, through sqlite-utils (a test-only convenience)."""
+    return sqlite_utils.Database(catalog.conn)[name]
 
 
 def sha(data: bytes) -> str:
@@ -35,7 +41,7 @@ def make_worker_dirs(tmp_path: Path) -> tuple[Path, Path]:
                                                                          404)])
         record_discovered(catalog, [DiscoveredUrl("http://h1/3.jpg", "imagenet", "n07631926",
                                                   found_on="http://h1/")])
-        catalog.db["urls"].update("http://h1/2.jpg", {"status": "dead", "reason": "HTTP 404"})
+        table(catalog, "urls").update("http://h1/2.jpg", {"status": "dead", "reason": "HTTP 404"})
         undo_review(catalog, record_decision(catalog, sha(X), "accept"))
     with open_catalog(b) as catalog:  # later: its fetch of 2.jpg is the newer one
         record_fetches(catalog, [fetched("http://h1/2.jpg", Y), fetched("http://h1/3.jpg", Z),
@@ -51,10 +57,10 @@ def test_merge_keeps_facts_by_url_and_sha256_and_adds_decisions(tmp_path: Path) 
     assert result.exit_code == 0, result.output
 
     with open_catalog(target, create=False) as catalog:
-        urls = {row["url"]: row for row in catalog.db["urls"].rows}
-        images = {row["sha256"]: row for row in catalog.db["images"].rows}
-        reviews = list(catalog.db["reviews"].rows_where(order_by="id"))
-        runs = [row["command"] for row in catalog.db["runs"].rows]
+        urls = {row["url"]: row for row in table(catalog, "urls").rows}
+        images = {row["sha256"]: row for row in table(catalog, "images").rows}
+        reviews = list(table(catalog, "reviews").rows_where(order_by="id"))
+        runs = [row["command"] for row in table(catalog, "runs").rows]
         assert sorted(urls) == ["http://h1/1.jpg", "http://h1/2.jpg", "http://h1/3.jpg",
                                 "http://h2/4.jpg"]
         assert (urls["http://h1/2.jpg"]["http_status"], urls["http://h1/2.jpg"]["sha256"]) == (
@@ -74,20 +80,20 @@ def test_merge_keeps_facts_by_url_and_sha256_and_adds_decisions(tmp_path: Path) 
     again = CliRunner().invoke(curate_cli, ["merge", "--data", str(target), str(a), str(b)])
     assert again.exit_code == 0, again.output
     with open_catalog(target, create=False) as catalog:
-        assert catalog.db["urls"].count == 4 and catalog.db["images"].count == 3
-        assert catalog.db["reviews"].count == 3  # nothing added twice
+        assert table(catalog, "urls").count == 4 and table(catalog, "images").count == 3
+        assert table(catalog, "reviews").count == 3  # nothing added twice
 
 
 def test_a_store_file_that_does_not_match_its_hash_is_not_merged(tmp_path: Path) -> None:
     a, b = make_worker_dirs(tmp_path)
     with open_catalog(b) as catalog:
-        path = catalog.db["images"].get(sha(Z))["path"]
+        path = table(catalog, "images").get(sha(Z))["path"]
         catalog.store.absolute(path).write_bytes(b"tampered")
     target = tmp_path / "merged"
     result = CliRunner().invoke(curate_cli, ["merge", "--data", str(target), str(b)])
     assert result.exit_code == 0, result.output
     with open_catalog(target, create=False) as catalog:
-        assert set(r["sha256"] for r in catalog.db["images"].rows) == {sha(X), sha(Y)}
+        assert set(r["sha256"] for r in table(catalog, "images").rows) == {sha(X), sha(Y)}
 
 
 def test_merge_refuses_its_own_target_and_a_folder_without_catalog(tmp_path: Path) -> None:
