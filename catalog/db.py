@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -93,7 +94,7 @@ def open_catalog(data_dir: Path | str, create: bool = True) -> Catalog:
     conn.row_factory = sqlite3.Row
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         migrate(conn)
     except sqlite3.DatabaseError as error:
@@ -107,3 +108,22 @@ def open_catalog(data_dir: Path | str, create: bool = True) -> Catalog:
     catalog = Catalog(data_dir, conn)
     catalog.store.sweep_incoming()
     return catalog
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the catalog file in WAL mode (a lasting property of the file).
+
+    Switching needs a moment's exclusive lock, and SQLite answers "database is locked"
+    at once, without waiting on the busy timeout, while another process's first open
+    switches or migrates a new file; so wait for that here, up to the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # another process holds the lock for a moment
