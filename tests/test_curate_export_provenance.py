@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from huggingface_hub import DatasetCard
 from PIL import Image
+from test_curate_export import read_manifest, tree_bytes
 
 from catalog import open_catalog
 from catalog.harvest import FetchResult, Provenance, record_fetches
@@ -128,16 +129,6 @@ def build_catalog(data_dir: Path):
 
 def _sha(catalog, url: str) -> str:
     return catalog.conn.execute("SELECT sha256 FROM urls WHERE url = ?", (url,)).fetchone()[0]
-
-
-def read_manifest(folder: Path) -> list[dict[str, str]]:
-    with open(folder / "manifest.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def tree_bytes(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file()}
 
 
 @pytest.fixture(scope="module")
