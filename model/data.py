@@ -7,6 +7,7 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,16 @@ class Export:
     shape: tuple[int, int, int]
     train: np.ndarray
     val: np.ndarray
-    dataset_hash: str  # content_sha256 of the files read (synthset.export_format)
+    files: tuple[str, ...]  # the manifest's image files, in its order
     meta: dict[str, Any]
+
+    @cached_property
+    def dataset_hash(self) -> str:
+        """content_sha256 of the export's files (synthset.export_format), read when first asked.
+
+        Only training records it, so loading for sampling or evaluation reads no file twice.
+        """
+        return content_sha256(self.path, self.files, _cache_name(self.meta))
 
     def require_val(self) -> np.ndarray:
         """The validation images; raises :class:`EmptySplit` if there are none."""
@@ -210,6 +219,6 @@ def load_export(path: Path | str) -> Export:
         shape=shape,
         train=arrays["train"],
         val=arrays["val"],
-        dataset_hash=content_sha256(path, [row["file"] for row in rows], _cache_name(meta)),
+        files=tuple(row["file"] for row in rows),
         meta=meta,
     )
