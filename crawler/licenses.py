@@ -89,18 +89,3 @@ def from_openverse(code: str | None, version: str | None = None) -> str | None:
         return None
     return cc_id(code, version)
 
-
-def label(license_id: str | None) -> str | None:
-    """The human name of an id, for credit lines: ``cc-by-sa-4.0`` -> ``CC BY-SA 4.0``."""
-    if not license_id:
-        return None
-    if license_id == CC0_ID:
-        return "CC0 1.0"
-    if license_id == PUBLIC_DOMAIN_ID:
-        return "Public Domain Mark"
-    match = re.match(r"^cc-(?P<kind>.+)-(?P<version>\d\.\d)(?:-(?P<port>[a-z]+))?$", license_id)
-    if not match:
-        return None
-    port = match["port"] or ""
-    port = f" {port.upper() if port == 'igo' else port}" if port else ""
-    return f"CC {match['kind'].upper()} {match['version']}{port}"
