@@ -11,6 +11,10 @@ images *stored*: catalog rows with a sha256 for synthset, successes for img2data
 3. synthset's polite defaults, 32 hosts, vs the politeness bound
    (hosts x 0.7 alive / DOWNLOAD_DELAY): target >= 90%.
 
+Scenario 1 also runs Scrapy alone (benchmarks/scrapy_floor.py: the same URLs, settings and
+processes, but no robots.txt, catalog, store or middleware of ours) as a reference: the
+images/s of a crawler that is nothing but Scrapy, which no Scrapy-based crawler can beat.
+
 img2dataset is installed on first use into its own venv (``--peer-venv``), and run
 as a subprocess; synthset runs as ``scrapy crawl`` (all cores, its default).
 
@@ -112,7 +116,29 @@ def crawl_with_synthset(urls: list[str], work: Path, settings: dict[str, object]
         subprocess.run(command, cwd=REPO, stderr=log, stdout=log, check=True)
         seconds = time.perf_counter() - started
     with open_catalog(data_dir, create=False) as catalog:
-        stored = catalog.db["urls"].count_where("sha256 IS NOT NULL")
+        (stored,) = catalog.conn.execute(
+            "SELECT count(*) FROM urls WHERE sha256 IS NOT NULL").fetchone()
+    return Result(seconds, stored)
+
+
+def crawl_with_scrapy_floor(urls: list[str], work: Path, settings: dict[str, object]) -> Result:
+    """benchmarks/scrapy_floor.py (Scrapy alone, nothing kept) as one process per core, each
+    owning the hosts synthset's partition gives it, at ``settings``; counts the 200s."""
+    listing, cores = work / "floor-urls.txt", available_cores()
+    listing.write_text("".join(f"{url}\n" for url in urls))
+    spider = REPO / "benchmarks" / "scrapy_floor.py"
+    base = [sys.executable, "-m", "scrapy", "runspider", str(spider), "-a", f"urls_file={listing}",
+            "-s", f"SYNTHSET_DATA={work / 'floor-data'}"]
+    for name, value in settings.items():
+        base += ["-s", f"{name}={value}"]
+    started = time.perf_counter()
+    children = [subprocess.Popen([*base, "-a", f"partition={i}/{cores}"], cwd=REPO,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                for i in range(cores)]
+    outputs = [child.communicate()[0] for child in children]
+    seconds = time.perf_counter() - started
+    stored = sum(int(line.split()[1]) for out in outputs for line in out.splitlines()
+                 if line.startswith("floor/ok "))
     return Result(seconds, stored)
 
 
@@ -155,8 +181,9 @@ def alive_share(urls: list[str]) -> float:
 
 
 def versus_peer(name: str, hosts: int, count: int, settings: dict[str, object], peer: Path,
-                target: float) -> None:
-    """Run synthset and img2dataset on one farm of ``hosts``; print both and the ratio."""
+                target: float, floor: bool = False) -> None:
+    """Run synthset and img2dataset on one farm of ``hosts``; print both and the ratio. With
+    ``floor``, also Scrapy alone at the peer's settings (the most any Scrapy crawler could do)."""
     farm = start_farm(hosts)
     try:
         urls = farm.urls(count)
@@ -164,6 +191,10 @@ def versus_peer(name: str, hosts: int, count: int, settings: dict[str, object], 
             ours = crawl_with_synthset(urls, Path(tmp), settings)
         with tempfile.TemporaryDirectory() as tmp:
             theirs = crawl_with_img2dataset(urls, Path(tmp), peer)
+        scrapy_alone = None
+        if floor:
+            with tempfile.TemporaryDirectory() as tmp:
+                scrapy_alone = crawl_with_scrapy_floor(urls, Path(tmp), AGGRESSIVE)
     finally:
         farm.stop()
     print(f"[{name}] {hosts} hosts, {count} URLs")
@@ -172,6 +203,11 @@ def versus_peer(name: str, hosts: int, count: int, settings: dict[str, object], 
     ratio = ours.rate / theirs.rate
     print(f"  ratio: {ratio:.2f}x (target >= {target}x): {'met' if ratio >= target else 'MISSED'}",
           flush=True)
+    if scrapy_alone is not None:
+        print(f"  Scrapy alone {scrapy_alone}  (benchmarks/scrapy_floor.py, same settings, "
+              f"nothing kept)\n  Scrapy alone / img2dataset = "
+              f"{scrapy_alone.rate / theirs.rate:.2f}x; synthset / Scrapy alone = "
+              f"{ours.rate / scrapy_alone.rate:.2f}", flush=True)
 
 
 def versus_bound(hosts: int, count: int) -> None:
@@ -209,7 +245,8 @@ def main() -> None:
     peer = install_peer(options.peer_venv) if chosen & {"1", "2"} else Path()
     if "1" in chosen:
         print("synthset settings:", ", ".join(f"{k}={v}" for k, v in AGGRESSIVE.items()))
-        versus_peer("img2dataset's aggressiveness", 32, options.urls, AGGRESSIVE, peer, 1.5)
+        versus_peer("img2dataset's aggressiveness", 32, options.urls, AGGRESSIVE, peer, 1.5,
+                    floor=True)
     if "2" in chosen:
         versus_peer("polite defaults", 254, options.urls, {}, peer, 1.2)
     if "3" in chosen:

@@ -79,10 +79,35 @@ class ImageStore:
         """Store ``data`` (once) and say where; the file appears whole or not at all."""
         sha256 = hashlib.sha256(data).hexdigest()
         relative = self.relative_path(sha256, ext or sniff_extension(data))
-        target = self.absolute(relative)
-        if not target.exists():
-            write_atomically(target, data, self.root / INCOMING_DIR)
+        # A name made of a hex digest and a checked extension cannot leave the store, so no
+        # resolve() (an lstat per path component) on this path, which runs once per image.
+        target = os.path.join(self.data_dir, relative)
+        if not os.path.exists(target):
+            self._write_new(target, data)
         return StoredFile(sha256=sha256, path=relative, bytes=len(data))
+
+    def _write_new(self, target: str, data: bytes) -> None:
+        """Write ``data`` to ``target`` through a synced temporary file in ``.incoming`` and
+        a rename; folders are made only when missing (a failed call), not checked every time."""
+        incoming = self.root / INCOMING_DIR
+        try:
+            fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=incoming)
+        except FileNotFoundError:
+            incoming.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=incoming)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.replace(tmp, target)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def sweep_incoming(self, older_than: float = STALE_TEMP_SECONDS) -> int:
         """Delete temporary files left by writers that were killed; return how many."""

@@ -43,6 +43,10 @@ ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 64  # requests in flight, all hosts together
 CONCURRENT_REQUESTS_PER_DOMAIN = 4  # requests in flight per host
 DOWNLOAD_DELAY = 0.25  # seconds between requests to one host (AutoThrottle adjusts it)
+# Scrapy draws a random 0.5x-1.5x delay on every wake-up of a host's slot, not once per request,
+# so the wait stretches to the largest draw: 1.22x DOWNLOAD_DELAY on average, 18% below the rate
+# the delay allows. A fixed delay keeps every host at exactly 1 / DOWNLOAD_DELAY requests/s.
+RANDOMIZE_DOWNLOAD_DELAY = False
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0  # seconds
 AUTOTHROTTLE_MAX_DELAY = 30.0  # seconds
@@ -79,9 +83,10 @@ ITEM_PIPELINES = {"crawler.pipelines.CatalogPipeline": 300}
 ADDONS = {"crawler.frontier.RedisFrontierAddon": 0}  # switches scrapy-redis on with REDIS_URL
 
 # --- Engine ---------------------------------------------------------------------------------
-# Items per response processed in parallel; ours are cheap and synchronous, and Scrapy
-# starts this many asyncio tasks for every callback result (100 by default: slow).
-CONCURRENT_ITEMS = 16
+# Items per response processed in parallel; ours are cheap and synchronous (the pipeline only
+# queues them), and Scrapy starts this many asyncio tasks for every callback result, however
+# few items it holds (100 by default): one task per response is all our callbacks need.
+CONCURRENT_ITEMS = 1
 # Scrapy parses a callback's source for a `return value` on every response whose callback
 # it has not cached (bound methods fall out of its weak cache): a developer warning, off.
 WARN_ON_GENERATOR_RETURN_VALUE = False
