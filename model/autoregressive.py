@@ -1,0 +1,189 @@
+"""A local autoregressive output layer (PixelVAE-lite, Gulrajani et al., 2016) and its sampler.
+
+:class:`AutoregressiveHead` turns a decoder's per-pixel parameters ``base`` (H, W, P * C, computed
+from z only) into the likelihood's parameters of each pixel given the pixels before it in raster
+order (and, for colour, the channels before it in the same pixel):
+
+    params = base + W_out relu(maskedconv(x) + W_base base + b)
+
+``maskedconv`` is a ``kernel`` x ``kernel`` "type A" convolution over the image x: it sees the
+rows above, the pixels to the left, and in the centre pixel only the channels before the one it
+predicts. Hidden units come in one group per channel, and channel c's parameters read only its
+group, so the parameters of channel c at (i, j) never depend on x[i, j, c] or later values.
+Training and scoring are one parallel pass with x known (teacher forcing), so the likelihood stays
+exact; generating an image is sequential, pixel by pixel, in numpy (:meth:`generate`), cheap
+because the only part that reads x is one masked convolution, split into the rows above (one
+vectorised step per row) and the pixels to the left (one small matmul per pixel).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from model.likelihoods import (
+    CB_LOGIT_LIMIT,
+    LEVELS,
+    LOG_SCALE_OFFSET,
+    MAX_LOG_SCALE,
+    MEAN_OFFSET,
+    MIN_LOG_SCALE,
+    MIXTURE_COMPONENTS,
+    SMALL,
+)
+
+
+def causal_mask(kernel: int, channels: int, units: int) -> np.ndarray:
+    """The (kernel, kernel, channels, channels * units) type A mask: 1 where an input may reach
+    a hidden unit (unit group c = the units of output channel c)."""
+    r = kernel // 2
+    mask = np.zeros((kernel, kernel, channels, channels * units), dtype=np.float32)
+    mask[:r] = 1.0
+    mask[r, :r] = 1.0
+    for c in range(channels):
+        mask[r, r, :c, c * units : (c + 1) * units] = 1.0
+    return mask
+
+
+def group_mask(channels: int, units: int, params: int) -> np.ndarray:
+    """The (channels * units, params * channels) mask letting unit group c reach only channel c's
+    parameters (parameter-major: output p * channels + c)."""
+    mask = np.zeros((channels * units, params * channels), dtype=np.float32)
+    for c in range(channels):
+        mask[c * units : (c + 1) * units, c::channels] = 1.0
+    return mask
+
+
+@keras.saving.register_keras_serializable(package="synthset")
+class AutoregressiveHead(keras.layers.Layer):
+    """Called on ``[base, image]``: the likelihood's parameters of each pixel channel given the
+    decoder's ``base`` parameters and the causally preceding pixels of ``image``."""
+
+    def __init__(self, params: int, kernel: int = 5, units: int = 32, **kwargs):
+        super().__init__(**kwargs)
+        if kernel < 3 or kernel % 2 == 0:
+            raise ValueError(f"kernel must be odd and at least 3, not {kernel}")
+        self.params = int(params)
+        self.kernel = int(kernel)
+        self.units = int(units)
+
+    def build(self, input_shape):
+        """Create the masked kernel, the projection of ``base``, the bias and the output."""
+        base_shape, image_shape = input_shape
+        self.channels = int(image_shape[-1])
+        features = int(base_shape[-1])
+        hidden = self.channels * self.units
+        self.image_kernel = self.add_weight(
+            shape=(self.kernel, self.kernel, self.channels, hidden),
+            initializer="glorot_uniform",
+            name="image_kernel",
+        )
+        self.base_kernel = self.add_weight(
+            shape=(features, hidden), initializer="glorot_uniform", name="base_kernel"
+        )
+        self.bias = self.add_weight(shape=(hidden,), initializer="zeros", name="bias")
+        # Zero output weights: training starts from the plain decoder's parameters.
+        self.out_kernel = self.add_weight(
+            shape=(hidden, self.params * self.channels), initializer="zeros", name="out_kernel"
+        )
+        self.image_mask = causal_mask(self.kernel, self.channels, self.units)
+        self.out_mask = group_mask(self.channels, self.units, self.params)
+
+    def call(self, inputs):
+        """The parameters of every pixel given its causal context in ``image`` (teacher forcing)."""
+        base, image = inputs
+        pre = ops.conv(image, self.image_kernel * self.image_mask, padding="same")
+        hidden = ops.relu(pre + ops.matmul(base, self.base_kernel) + self.bias)
+        return base + ops.matmul(hidden, self.out_kernel * self.out_mask)
+
+    def compute_output_shape(self, input_shape):
+        """The same shape as ``base``."""
+        return input_shape[0]
+
+    def get_config(self):
+        """The layer's config."""
+        return {
+            **super().get_config(),
+            "params": self.params,
+            "kernel": self.kernel,
+            "units": self.units,
+        }
+
+    def generate(
+        self, base: np.ndarray, likelihood: str, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        """Images (N, H, W, C) in [0, 1], pixel by pixel in raster order, from ``base``.
+
+        Each pixel channel is drawn from its conditional distribution with ``rng``, or, without
+        one, set to that distribution's mean (rounded to the nearest 8-bit value, like the data
+        the head was trained on): a deterministic image per z.
+        """
+        weights = [np.asarray(ops.convert_to_numpy(w), dtype=np.float64) for w in self.weights]
+        image_kernel, base_kernel, bias, out_kernel = weights
+        image_kernel = image_kernel * self.image_mask
+        out_kernel = out_kernel * self.out_mask
+        base = np.asarray(base, dtype=np.float64)
+        n, height, width, _ = base.shape
+        c_count, r, u = self.channels, self.kernel // 2, self.units
+        from_base = base @ base_kernel + bias
+        x = np.zeros((n, height + 2 * r, width + 2 * r, c_count))
+        left = image_kernel[r, :r].reshape(r * c_count, -1)  # the pixels to the left, flattened
+        centre = image_kernel[r, r]
+        for i in range(height):
+            row = from_base[:, i].copy()
+            for dy in range(r):
+                for dx in range(self.kernel):
+                    row += x[:, i + dy, dx : dx + width] @ image_kernel[dy, dx]
+            for j in range(width):
+                pre = row[:, j] + x[:, r + i, j : j + r].reshape(n, -1) @ left
+                for c in range(c_count):
+                    units = slice(c * u, (c + 1) * u)
+                    pre_c = pre[:, units] + x[:, r + i, r + j, :c] @ centre[:c, units]
+                    hidden = np.maximum(pre_c, 0.0)
+                    params = base[:, i, j, c::c_count] + hidden @ out_kernel[units, c::c_count]
+                    x[:, r + i, r + j, c] = pixel_value(likelihood, params, rng)
+        return x[:, r : r + height, r : r + width].astype(np.float32)
+
+
+def pixel_value(likelihood: str, params: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    """One value per row of ``params`` (N, P): a draw (with ``rng``) or the mean, on the 8-bit
+    grid k / 255; mirrors the decoder likelihoods of model.likelihoods in numpy."""
+    if likelihood == "discretized-logistic":
+        locations, log_scales = params[:, :1], params[:, 1:2]
+        weights = np.zeros_like(locations)
+    elif likelihood == "logistic-mixture":
+        k = MIXTURE_COMPONENTS
+        weights, locations, log_scales = params[:, :k], params[:, k : 2 * k], params[:, 2 * k :]
+    else:
+        return bernoulli_value(likelihood, params[:, 0], rng)
+    locations = locations + MEAN_OFFSET
+    if rng is None:
+        probabilities = np.exp(weights - weights.max(axis=1, keepdims=True))
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        value = (probabilities * np.clip(locations, 0.0, 1.0)).sum(axis=1)
+    else:
+        gumbel = -np.log(-np.log(rng.uniform(1e-12, 1.0, weights.shape)))
+        pick = np.argmax(weights + gumbel, axis=1)[:, None]
+        location = np.take_along_axis(locations, pick, axis=1)[:, 0]
+        log_scale = np.take_along_axis(log_scales, pick, axis=1)[:, 0] + LOG_SCALE_OFFSET
+        scale = np.exp(np.clip(log_scale, MIN_LOG_SCALE, MAX_LOG_SCALE))
+        uniform = rng.uniform(1e-7, 1.0 - 1e-7, len(location))
+        value = location + scale * (np.log(uniform) - np.log1p(-uniform))
+    return np.round(np.clip(value, 0.0, 1.0) * (LEVELS - 1)) / (LEVELS - 1)
+
+
+def bernoulli_value(
+    likelihood: str, logits: np.ndarray, rng: np.random.Generator | None
+) -> np.ndarray:
+    """The mean (or, with ``rng``, a draw) of a Bernoulli-family pixel, on the 8-bit grid."""
+    if likelihood == "continuous-bernoulli":
+        logits = CB_LOGIT_LIMIT * np.tanh(logits / CB_LOGIT_LIMIT)
+        safe = np.where(np.abs(logits) < SMALL, 1.0, logits)
+        mean = np.where(
+            np.abs(logits) < SMALL, 0.5 + logits / 12.0, 0.5 + 0.5 / np.tanh(safe / 2.0) - 1 / safe
+        )
+    else:
+        mean = 1.0 / (1.0 + np.exp(-logits))
+    value = mean if rng is None else (rng.random(len(mean)) < mean).astype(np.float64)
+    return np.round(np.clip(value, 0.0, 1.0) * (LEVELS - 1)) / (LEVELS - 1)
