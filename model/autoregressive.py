@@ -1,10 +1,11 @@
 """A local autoregressive output layer (PixelVAE-lite, Gulrajani et al., 2016) and its sampler.
 
-:class:`AutoregressiveHead` turns a decoder's per-pixel parameters ``base`` (H, W, P * C, computed
-from z only) into the likelihood's parameters of each pixel given the pixels before it in raster
+:class:`AutoregressiveHead` turns a decoder's per-pixel ``features`` (H, W, F >= P * C, computed
+from z only; the first P * C are the likelihood's parameters as a plain decoder would give them,
+``base``) into the likelihood's parameters of each pixel given the pixels before it in raster
 order (and, for colour, the channels before it in the same pixel):
 
-    params = base + W_out relu(maskedconv(x) + W_base base + b)
+    params = base + W_out relu(maskedconv(x) + W_features features + b)
 
 ``maskedconv`` is a ``kernel`` x ``kernel`` "type A" convolution over the image x: it sees the
 rows above, the pixels to the left, and in the centre pixel only the channels before the one it
@@ -57,8 +58,9 @@ def group_mask(channels: int, units: int, params: int) -> np.ndarray:
 
 @keras.saving.register_keras_serializable(package="synthset")
 class AutoregressiveHead(keras.layers.Layer):
-    """Called on ``[base, image]``: the likelihood's parameters of each pixel channel given the
-    decoder's ``base`` parameters and the causally preceding pixels of ``image``."""
+    """Called on ``[features, image]``: the likelihood's parameters of each pixel channel given
+    the decoder's ``features`` (the first ``params * C`` of them: its own estimate of those
+    parameters) and the causally preceding pixels of ``image``."""
 
     def __init__(self, params: int, kernel: int = 5, units: int = 32, **kwargs):
         super().__init__(**kwargs)
@@ -69,10 +71,14 @@ class AutoregressiveHead(keras.layers.Layer):
         self.units = int(units)
 
     def build(self, input_shape):
-        """Create the masked kernel, the projection of ``base``, the bias and the output."""
-        base_shape, image_shape = input_shape
+        """Create the masked kernel, the projection of the features, the bias and the output."""
+        features_shape, image_shape = input_shape
         self.channels = int(image_shape[-1])
-        features = int(base_shape[-1])
+        features = int(features_shape[-1])
+        if features < self.params * self.channels:
+            raise ValueError(
+                f"{features} features cannot hold {self.params} parameters per channel"
+            )
         hidden = self.channels * self.units
         self.image_kernel = self.add_weight(
             shape=(self.kernel, self.kernel, self.channels, hidden),
@@ -92,14 +98,15 @@ class AutoregressiveHead(keras.layers.Layer):
 
     def call(self, inputs):
         """The parameters of every pixel given its causal context in ``image`` (teacher forcing)."""
-        base, image = inputs
+        features, image = inputs
         pre = ops.conv(image, self.image_kernel * self.image_mask, padding="same")
-        hidden = ops.relu(pre + ops.matmul(base, self.base_kernel) + self.bias)
+        hidden = ops.relu(pre + ops.matmul(features, self.base_kernel) + self.bias)
+        base = features[..., : self.params * self.channels]
         return base + ops.matmul(hidden, self.out_kernel * self.out_mask)
 
     def compute_output_shape(self, input_shape):
-        """The same shape as ``base``."""
-        return input_shape[0]
+        """The features' shape with ``params * C`` channels."""
+        return (*input_shape[0][:-1], self.params * self.channels)
 
     def get_config(self):
         """The layer's config."""
@@ -111,9 +118,9 @@ class AutoregressiveHead(keras.layers.Layer):
         }
 
     def generate(
-        self, base: np.ndarray, likelihood: str, rng: np.random.Generator | None = None
+        self, features: np.ndarray, likelihood: str, rng: np.random.Generator | None = None
     ) -> np.ndarray:
-        """Images (N, H, W, C) in [0, 1], pixel by pixel in raster order, from ``base``.
+        """Images (N, H, W, C) in [0, 1], pixel by pixel in raster order, from ``features``.
 
         Each pixel channel is drawn from its conditional distribution with ``rng``, or, without
         one, set to that distribution's mean (rounded to the nearest 8-bit value, like the data
@@ -123,10 +130,11 @@ class AutoregressiveHead(keras.layers.Layer):
         image_kernel, base_kernel, bias, out_kernel = weights
         image_kernel = image_kernel * self.image_mask
         out_kernel = out_kernel * self.out_mask
-        base = np.asarray(base, dtype=np.float64)
-        n, height, width, _ = base.shape
+        features = np.asarray(features, dtype=np.float64)
+        n, height, width, _ = features.shape
         c_count, r, u = self.channels, self.kernel // 2, self.units
-        from_base = base @ base_kernel + bias
+        base = features[..., : self.params * c_count]
+        from_base = features @ base_kernel + bias
         x = np.zeros((n, height + 2 * r, width + 2 * r, c_count))
         left = image_kernel[r, :r].reshape(r * c_count, -1)  # the pixels to the left, flattened
         centre = image_kernel[r, r]
@@ -158,7 +166,9 @@ def pixel_value(likelihood: str, params: np.ndarray, rng: np.random.Generator | 
     else:
         return bernoulli_value(likelihood, params[:, 0], rng)
     locations = locations + MEAN_OFFSET
-    if rng is None:
+    if rng is None and locations.shape[1] == 1:
+        value = locations[:, 0]
+    elif rng is None:
         probabilities = np.exp(weights - weights.max(axis=1, keepdims=True))
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         value = (probabilities * np.clip(locations, 0.0, 1.0)).sum(axis=1)

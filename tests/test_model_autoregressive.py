@@ -12,19 +12,19 @@ import pytest
 pytestmark = pytest.mark.model
 
 
-def random_head(params: int, shape: tuple[int, int, int], seed: int = 0, kernel: int = 5):
-    """An AutoregressiveHead built for ``shape`` with random (non-zero) weights, and a random
-    ``base`` of one image."""
+def random_head(params: int, shape: tuple[int, int, int], seed: int = 0, extra: int = 3):
+    """An AutoregressiveHead built for ``shape`` with random (non-zero) weights, and random
+    ``features`` of one image (the parameters and ``extra`` more)."""
     from model.autoregressive import AutoregressiveHead
 
     height, width, channels = shape
     rng = np.random.default_rng(seed)
-    head = AutoregressiveHead(params, kernel=kernel, units=4)
-    base = rng.normal(0, 0.5, (1, height, width, params * channels)).astype(np.float32)
-    head.build([base.shape, (1, *shape)])
+    head = AutoregressiveHead(params, kernel=5, units=4)
+    features = rng.normal(0, 0.5, (1, height, width, params * channels + extra))
+    head.build([features.shape, (1, *shape)])
     for weight in head.weights:
         weight.assign(rng.normal(0, 0.7, weight.shape).astype(np.float32))
-    return head, base
+    return head, features.astype(np.float32)
 
 
 def all_images(shape: tuple[int, int, int]) -> np.ndarray:
@@ -50,9 +50,9 @@ def test_the_joint_probability_sums_to_one_over_every_image(likelihood: str, sha
     from model.likelihoods import get_likelihood
 
     chosen = get_likelihood(likelihood)
-    head, base = random_head(chosen.params, shape)
+    head, features = random_head(chosen.params, shape)
     images = all_images(shape)
-    out = head([np.broadcast_to(base, (len(images), *base.shape[1:])), images])
+    out = head([np.broadcast_to(features, (len(images), *features.shape[1:])), images])
     log_p = -convert_to_numpy(chosen.nll(images, out))
     assert float(logsumexp(log_p)) == pytest.approx(0.0, abs=1e-4)
 
@@ -62,15 +62,15 @@ def test_a_pixel_channel_never_reads_itself_or_what_follows_it():
     from keras.ops import convert_to_numpy
 
     shape = (6, 5, 3)
-    head, base = random_head(2, shape)
+    head, features = random_head(2, shape)
     rng = np.random.default_rng(3)
     x = (rng.integers(0, 256, (1, *shape)) / 255.0).astype(np.float32)
     order = np.arange(np.prod(shape)).reshape(shape)  # raster order, channels innermost
-    reference = convert_to_numpy(head([base, x]))
+    reference = convert_to_numpy(head([features, x]))
     for i, j, c in itertools.product(range(6), range(5), range(3)):
         changed_x = x.copy()
         changed_x[0, i, j, c] = 1.0 - changed_x[0, i, j, c] + 0.5 / 255.0
-        diff = np.abs(convert_to_numpy(head([base, changed_x])) - reference)[0]
+        diff = np.abs(convert_to_numpy(head([features, changed_x])) - reference)[0]
         moved = diff.reshape(6, 5, 2, 3).max(axis=2) > 0  # per pixel channel
         assert not moved[order <= order[i, j, c]].any(), (i, j, c)
         if (i, j) == (2, 2):  # a pixel with neighbours on every side: its followers do move
@@ -85,10 +85,10 @@ def test_generated_means_are_what_teacher_forcing_predicts():
     from model.likelihoods import MEAN_OFFSET
 
     shape = (7, 6, 2)
-    head, base = random_head(2, shape, seed=4)
-    image = head.generate(np.repeat(base, 3, axis=0), "discretized-logistic")
+    head, features = random_head(2, shape, seed=4)
+    image = head.generate(np.repeat(features, 3, axis=0), "discretized-logistic")
     assert image.shape == (3, *shape)
-    params = convert_to_numpy(head([np.repeat(base, 3, axis=0), image]))
+    params = convert_to_numpy(head([np.repeat(features, 3, axis=0), image]))
     means = np.round(np.clip(params[..., :2] + MEAN_OFFSET, 0, 1) * 255) / 255
     np.testing.assert_allclose(image, means, atol=1e-6)
 
@@ -101,11 +101,11 @@ def test_draws_follow_the_conditional_distribution():
 
     for name in ("discretized-logistic", "logistic-mixture"):
         chosen = get_likelihood(name)
-        head, base = random_head(chosen.params, (1, 1, 1), seed=5)
-        draws = head.generate(np.repeat(base, 40_000, axis=0), name, np.random.default_rng(0))
+        head, features = random_head(chosen.params, (1, 1, 1), seed=5)
+        draws = head.generate(np.repeat(features, 40_000, axis=0), name, np.random.default_rng(0))
         counts = np.bincount(np.round(draws.ravel() * 255).astype(int), minlength=256)
         values = all_images((1, 1, 1))
-        out = head([np.broadcast_to(base, (256, 1, 1, chosen.params)), values])
+        out = head([np.broadcast_to(features, (256, *features.shape[1:])), values])
         expected = convert_to_numpy(exp(-chosen.nll(values, out))) * len(draws)
         assert np.all(np.abs(counts - expected) <= 5 * np.sqrt(expected) + 3), name
 

@@ -6,7 +6,8 @@ that; stages repeat until the longer side is at most 8 pixels (two stages at 28x
 100x100), so the flattened feature map stays small at any input size. Channels double per stage
 up to 64 at the bottom and start no lower than 16; a dense layer of 512 on each side of z. The
 decoder mirrors it; its last transposed convolution emits the likelihood's parameters directly
-(no wide layer at full resolution), centre-cropped to the input size.
+(no wide layer at full resolution), centre-cropped to the input size, and an autoregressive head
+(model.autoregressive) refines each pixel's parameters from the pixels before it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ MIN_FILTERS = 16
 RESIDUAL_MAX_SIDE = 16  # stages whose feature map is at most this size get residual blocks
 HIDDEN = 512  # units of the dense layer on each side of z
 AR_KERNEL = 5  # the autoregressive head's masked convolution: the 12 pixels before, 2 rows up
-AR_UNITS = 32  # its hidden units per channel
+AR_UNITS = 64  # its hidden units per channel
 
 
 def stage_filters(image_shape: tuple[int, int, int]) -> list[int]:
