@@ -132,24 +132,32 @@ class AutoregressiveHead(keras.layers.Layer):
         out_kernel = out_kernel * self.out_mask
         features = np.asarray(features, dtype=np.float64)
         n, height, width, _ = features.shape
-        c_count, r, u = self.channels, self.kernel // 2, self.units
-        base = features[..., : self.params * c_count]
-        from_base = features @ base_kernel + bias
+        c_count, r, u, k = self.channels, self.kernel // 2, self.units, self.kernel
+        # Laid out (H, W, N, ...), so that [i, j] is one contiguous (N, ...) block per pixel.
+        from_features = (features @ base_kernel + bias).transpose(1, 2, 0, 3)
+        base = [
+            features[..., c : self.params * c_count : c_count].transpose(1, 2, 0, 3).copy()
+            for c in range(c_count)
+        ]
+        above = image_kernel[:r].reshape(r * k * c_count, -1)  # rows above: (dy, dx, channel)
+        left = image_kernel[r, :r].reshape(r * c_count, -1)  # the pixels to the left
+        units = [slice(c * u, (c + 1) * u) for c in range(c_count)]
+        centre = [image_kernel[r, r, :c, units[c]] for c in range(c_count)]
+        out = [out_kernel[units[c], c::c_count].copy() for c in range(c_count)]
         x = np.zeros((n, height + 2 * r, width + 2 * r, c_count))
-        left = image_kernel[r, :r].reshape(r * c_count, -1)  # the pixels to the left, flattened
-        centre = image_kernel[r, r]
         for i in range(height):
-            row = from_base[:, i].copy()
-            for dy in range(r):
-                for dx in range(self.kernel):
-                    row += x[:, i + dy, dx : dx + width] @ image_kernel[dy, dx]
+            patches = np.stack(
+                [x[:, i + dy, dx : dx + width] for dy in range(r) for dx in range(k)], axis=2
+            )
+            from_above = (patches.reshape(n * width, -1) @ above).reshape(n, width, -1)
+            row = from_features[i] + from_above.transpose(1, 0, 2)
             for j in range(width):
-                pre = row[:, j] + x[:, r + i, j : j + r].reshape(n, -1) @ left
+                pre = row[j] + x[:, r + i, j : j + r].reshape(n, -1) @ left
                 for c in range(c_count):
-                    units = slice(c * u, (c + 1) * u)
-                    pre_c = pre[:, units] + x[:, r + i, r + j, :c] @ centre[:c, units]
-                    hidden = np.maximum(pre_c, 0.0)
-                    params = base[:, i, j, c::c_count] + hidden @ out_kernel[units, c::c_count]
+                    pre_c = pre[:, units[c]]
+                    if c:
+                        pre_c = pre_c + x[:, r + i, r + j, :c] @ centre[c]
+                    params = base[c][i, j] + np.maximum(pre_c, 0.0) @ out[c]
                     x[:, r + i, r + j, c] = pixel_value(likelihood, params, rng)
         return x[:, r : r + height, r : r + width].astype(np.float32)
 
