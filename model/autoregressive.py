@@ -191,6 +191,18 @@ def pixel_value(likelihood: str, params: np.ndarray, rng: np.random.Generator | 
     return np.round(np.clip(value, 0.0, 1.0) * (LEVELS - 1)) / (LEVELS - 1)
 
 
+def independent_draws(
+    out: np.ndarray, channels: int, likelihood: str, rng: np.random.Generator
+) -> np.ndarray:
+    """Images (N, H, W, C) drawn from a plain decoder's output ``out`` (N, H, W, P * C,
+    parameter-major), every pixel channel independently."""
+    n, height, width, total = out.shape
+    params = total // channels
+    per_pixel = out.reshape(n, height, width, params, channels).transpose(0, 1, 2, 4, 3)
+    values = pixel_value(likelihood, per_pixel.reshape(-1, params).astype(np.float64), rng)
+    return values.reshape(n, height, width, channels).astype(np.float32)
+
+
 def bernoulli_value(
     likelihood: str, logits: np.ndarray, rng: np.random.Generator | None
 ) -> np.ndarray:

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from model.autoregressive import AutoregressiveHead, pixel_value
+from model.autoregressive import AutoregressiveHead, independent_draws
 from model.likelihoods import get_likelihood
 
 
@@ -119,19 +119,14 @@ class VAE(keras.Model):
         decoder goes pixel by pixel, each conditioned on the values already chosen; a plain
         decoder's mean is the likelihood's mean image (not rounded to 8 bits)."""
         head = self.head
-        if head is None:
-            out = self.decoder(z, training=False)
-            if rng is None:
-                return ops.convert_to_numpy(get_likelihood(self.likelihood).mean(out))
-            out = ops.convert_to_numpy(out).astype(np.float64)
-            n, height, width, channels = out.shape
-            params = out.shape[-1] // self.image_channels
-            per_pixel = out.reshape(n, height, width, params, -1).transpose(0, 1, 2, 4, 3)
-            values = pixel_value(self.likelihood, per_pixel.reshape(-1, params), rng)
-            return values.reshape(n, height, width, -1).astype(np.float32)
-        base_decoder = keras.Model(self.decoder.inputs[0], head.input[0])
-        base = ops.convert_to_numpy(base_decoder(z, training=False))
-        return head.generate(base, self.likelihood, rng)
+        if head is not None:
+            features = keras.Model(self.decoder.inputs[0], head.input[0])(z, training=False)
+            return head.generate(ops.convert_to_numpy(features), self.likelihood, rng)
+        out = self.decoder(z, training=False)
+        if rng is None:
+            return ops.convert_to_numpy(get_likelihood(self.likelihood).mean(out))
+        out = ops.convert_to_numpy(out)
+        return independent_draws(out, self.image_channels, self.likelihood, rng)
 
     @property
     def image_channels(self) -> int:
