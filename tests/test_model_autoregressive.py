@@ -141,14 +141,25 @@ def test_sampled_images_are_valid_and_repeat_with_the_seed(tmp_path: Path):
     assert not np.array_equal(sample_images(loaded, 5, seed=3, draw=True), other)
 
 
-def test_a_plain_decoder_draws_pixels_on_the_8_bit_grid():
-    """keras-example has no head: its draws are independent per pixel, still 8-bit values."""
-    from model.sample import sample_images
+def test_a_plain_decoder_still_loads_and_draws_pixels_on_the_8_bit_grid(tmp_path: Path):
+    """keras-example has no head: its run loads as before, its means are not rounded, and its
+    draws are independent per pixel, still 8-bit values."""
+    from keras.ops import convert_to_numpy
+
+    from model.sample import fixed_latents, load_run, sample_images
     from model.vae import build_vae
 
     vae = build_vae("keras-example", (8, 8, 1), 3, likelihood="discretized-logistic", seed=0)
     assert vae.head is None
-    images = sample_images(vae, 4, seed=1, draw=True)
+    vae.save(tmp_path / "model.keras")
+    loaded = load_run(tmp_path)
+    assert loaded.head is None
+    z = fixed_latents(3, 4, seed=1)
+    np.testing.assert_allclose(
+        convert_to_numpy(loaded.decode(z, None)), convert_to_numpy(vae.decode(z, None)), atol=1e-6
+    )
+    np.testing.assert_allclose(sample_images(loaded, 4, seed=1), sample_images(vae, 4, seed=1))
+    images = sample_images(loaded, 4, seed=1, draw=True)
     assert images.shape == (4, 8, 8, 1)
     assert np.allclose(images * 255, np.round(images * 255), atol=1e-4)
     assert len(np.unique(images)) > 10  # drawn, not the (smooth) mean
