@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from model.grid import interleave_rows, save_grid
-from model.sample import decode_means, reconstruct_images
+from model.sample import decode_images, reconstruct_images
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class FrameWriter(keras.callbacks.Callback):
         """Decode the fixed latents (and, every N epochs, the fixed images) to PNG grids."""
         number = epoch + 1
         save_grid(
-            decode_means(self.model, self.latents),
+            decode_images(self.model, self.latents),
             self.run_dir / "samples" / f"epoch_{number:04d}.png",
         )
         if self.every and number % self.every == 0 and len(self.originals):

@@ -181,8 +181,17 @@ class epoch_progress:  # noqa: N801 - used like a function in a with statement
 @click.option("-n", "count", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same images.")
-def sample(run_dir: Path, count: int, output: Path, seed: int) -> None:
+@click.option(
+    "--draw",
+    is_flag=True,
+    help="Draw every pixel from the decoder's distribution instead of taking its mean.",
+)
+def sample(run_dir: Path, count: int, output: Path, seed: int, draw: bool) -> None:
     """Decode COUNT draws from the prior into one PNG grid.
+
+    Each pixel is the decoder's mean (with --draw: a draw from its distribution); a decoder
+    with an autoregressive head (conv-vae) fills the image pixel by pixel, each pixel given
+    the ones already chosen.
 
     \b
         model sample runs/cakes -n 64 -o samples.png --seed 1
@@ -191,7 +200,7 @@ def sample(run_dir: Path, count: int, output: Path, seed: int) -> None:
     from model.grid import save_grid
     from model.sample import load_run, sample_images
 
-    save_grid(sample_images(load_run(run_dir), count, seed=seed), output)
+    save_grid(sample_images(load_run(run_dir), count, seed=seed, draw=draw), output)
     console.print(f"wrote {output}")
 
 

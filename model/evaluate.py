@@ -75,7 +75,7 @@ def elbo_terms(vae: VAE, images: np.ndarray, seed: int = 0) -> dict[str, np.ndar
         x = ops.convert_to_tensor(images[i : i + PREDICT_BATCH])
         z_mean, z_log_var = vae.encoder(x, training=False)
         eps = keras.random.normal(ops.shape(z_mean), seed=sampler)
-        decoded = vae.decoder(z_mean + ops.exp(0.5 * z_log_var) * eps, training=False)
+        decoded = vae.decode(z_mean + ops.exp(0.5 * z_log_var) * eps, x)
         u = ops.convert_to_tensor(noise[i : i + PREDICT_BATCH])
         parts["reconstruction"].append(ops.convert_to_numpy(honest_nll(likelihood, x, decoded, u)))
         parts["trained"].append(ops.convert_to_numpy(likelihood.nll(x, decoded)))
@@ -110,8 +110,8 @@ def importance_log_weights(
             count = min(step, samples - s)
             eps = keras.random.normal((count, *ops.shape(z_mean)), seed=sampler)
             z = z_mean[None] + std[None] * eps
-            decoded = vae.decoder(ops.reshape(z, (count * n, -1)), training=False)
             tiled_x = ops.reshape(ops.broadcast_to(x[None], (count, *x.shape)), (-1, *x.shape[1:]))
+            decoded = vae.decode(ops.reshape(z, (count * n, -1)), tiled_x)
             tiled_u = ops.reshape(ops.broadcast_to(u[None], (count, *u.shape)), (-1, *u.shape[1:]))
             log_px = -ops.reshape(honest_nll(likelihood, tiled_x, decoded, tiled_u), (count, n))
             log_pz = -0.5 * ops.sum(LOG_2PI + ops.square(z), axis=-1)

@@ -30,18 +30,18 @@ def fixed_latents(latent_dim: int, count: int, seed: int) -> np.ndarray:
     return keras.ops.convert_to_numpy(z).astype(np.float32)
 
 
-def decode_means(vae: VAE, z: np.ndarray) -> np.ndarray:
-    """The decoder's mean images for the latent codes ``z``, as a numpy array in [0, 1]."""
-    out = [
-        keras.ops.convert_to_numpy(vae.decode_mean(z[i : i + PREDICT_BATCH]))
-        for i in range(0, len(z), PREDICT_BATCH)
-    ]
+def decode_images(vae: VAE, z: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Images in [0, 1] for the latent codes ``z``: the decoder's means (pixel by pixel for an
+    autoregressive decoder), or with ``rng`` pixels drawn from its distribution."""
+    out = [vae.generate(z[i : i + PREDICT_BATCH], rng) for i in range(0, len(z), PREDICT_BATCH)]
     return np.concatenate(out).astype(np.float32)
 
 
-def sample_images(vae: VAE, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` images decoded from prior samples drawn with ``seed``."""
-    return decode_means(vae, fixed_latents(vae.latent_dim, count, seed))
+def sample_images(vae: VAE, count: int, seed: int = 0, draw: bool = False) -> np.ndarray:
+    """``count`` images decoded from prior samples drawn with ``seed``; with ``draw`` every pixel
+    is drawn from the decoder's distribution too (seeded), else set to its mean."""
+    rng = np.random.default_rng(seed) if draw else None
+    return decode_images(vae, fixed_latents(vae.latent_dim, count, seed), rng)
 
 
 def encode_means(vae: VAE, images: np.ndarray) -> np.ndarray:
@@ -54,5 +54,7 @@ def encode_means(vae: VAE, images: np.ndarray) -> np.ndarray:
 
 
 def reconstruct_images(vae: VAE, images: np.ndarray) -> np.ndarray:
-    """Deterministic reconstructions: decode each image's posterior mean."""
-    return decode_means(vae, encode_means(vae, images))
+    """Deterministic reconstructions: decode each image's posterior mean to the decoder's mean
+    image (an autoregressive decoder generates it pixel by pixel from z alone, never reading the
+    image it reconstructs)."""
+    return decode_images(vae, encode_means(vae, images))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
+from model.autoregressive import AutoregressiveHead, independent_draws
 from model.likelihoods import get_likelihood
 
 
@@ -38,7 +40,10 @@ class VAE(keras.Model):
     """A variational autoencoder over images in [0, 1].
 
     ``encoder`` maps images to ``[z_mean, z_log_var]``; ``decoder`` maps z to the likelihood's
-    parameters per pixel (see model.likelihoods). The loss (in ``compute_loss``) is, per image
+    parameters per pixel (see model.likelihoods), or, when its last layer is an
+    :class:`~model.autoregressive.AutoregressiveHead`, ``[z, image]`` to each pixel's parameters
+    given the pixels before it (teacher forcing: the loss stays one parallel pass, and generating
+    an image goes pixel by pixel). The loss (in ``compute_loss``) is, per image
     and averaged over the batch, ``nll(x | decoded) + kl_weight * kl_scale * KL``; ``kl_scale`` is
     a non-trainable variable a warm-up callback raises from 0 to 1, and evaluation always uses
     ``kl_scale = 1`` so that ``val_loss`` measures the same objective every epoch. Metrics:
@@ -80,7 +85,7 @@ class VAE(keras.Model):
         """Encode, sample z, decode: returns a dict with decoded, z_mean and z_log_var."""
         z_mean, z_log_var = self.encoder(inputs, training=training)
         z = self.sampling([z_mean, z_log_var])
-        decoded = self.decoder(z, training=training)
+        decoded = self.decode(z, inputs, training=training)
         return {"decoded": decoded, "z_mean": z_mean, "z_log_var": z_log_var}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -94,9 +99,39 @@ class VAE(keras.Model):
         losses = [self._aggregate_additional_loss(loss) for loss in self.losses]
         return total + ops.sum(losses) if losses else total
 
-    def decode_mean(self, z):
-        """The decoder's mean image for latent codes ``z``."""
-        return get_likelihood(self.likelihood).mean(self.decoder(z, training=False))
+    @property
+    def head(self) -> AutoregressiveHead | None:
+        """The decoder's autoregressive output layer, or None for a plain decoder."""
+        last = self.decoder.layers[-1]
+        return last if isinstance(last, AutoregressiveHead) else None
+
+    def decode(self, z, images, training=False):
+        """The likelihood's parameters of ``images`` given latent codes ``z`` (the images are
+        read only by an autoregressive decoder, each pixel's parameters from the pixels before
+        it)."""
+        if self.head is None:
+            return self.decoder(z, training=training)
+        return self.decoder([z, images], training=training)
+
+    def generate(self, z, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Images (N, H, W, C) in [0, 1] for latent codes ``z``: each pixel channel drawn from
+        the decoder's distribution with ``rng``, or without one its mean. An autoregressive
+        decoder goes pixel by pixel, each conditioned on the values already chosen; a plain
+        decoder's mean is the likelihood's mean image (not rounded to 8 bits)."""
+        head = self.head
+        if head is not None:
+            features = keras.Model(self.decoder.inputs[0], head.input[0])(z, training=False)
+            return head.generate(ops.convert_to_numpy(features), self.likelihood, rng)
+        out = self.decoder(z, training=False)
+        if rng is None:
+            return ops.convert_to_numpy(get_likelihood(self.likelihood).mean(out))
+        out = ops.convert_to_numpy(out)
+        return independent_draws(out, self.image_channels, self.likelihood, rng)
+
+    @property
+    def image_channels(self) -> int:
+        """The image channels C."""
+        return int(self.encoder.inputs[0].shape[-1])
 
     def get_config(self):
         """Config with the serialized encoder and decoder, so from_config round-trips."""

@@ -171,6 +171,17 @@ def test_sample_writes_a_grid_and_repeats_with_the_seed(run, tmp_path: Path):
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
+def test_sample_draw_gives_other_images_than_the_means_and_repeats(run, tmp_path: Path):
+    run_dir, _ = run
+    paths = [tmp_path / f"{name}.png" for name in ("mean", "draw", "again")]
+    for path, flags in zip(paths, ([], ["--draw"], ["--draw"]), strict=True):
+        args = ["sample", str(run_dir), "-n", "4", "-o", str(path), *flags]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+    mean, draw, again = (np.asarray(Image.open(p)) for p in paths)
+    assert np.array_equal(draw, again) and not np.array_equal(mean, draw)
+
+
 def test_reconstruct_writes_originals_above_reconstructions(run, tmp_path: Path):
     run_dir, export = run
     out = tmp_path / "recon.png"

@@ -2,7 +2,9 @@
 
 An architecture is a callable ``build(image_shape, latent_dim, params=1) -> (encoder, decoder)``:
 the encoder maps (H, W, C) images to ``[z_mean, z_log_var]``, the decoder maps z to the
-likelihood's parameters, shape (H, W, params * C) (``params`` = 1: per-pixel logits). Other
+likelihood's parameters, shape (H, W, params * C) (``params`` = 1: per-pixel logits), or maps
+``[z, image]`` to them through a last :class:`model.autoregressive.AutoregressiveHead` (each
+pixel's parameters given the pixels before it, as conv-vae's decoder does). Other
 packages add their own under ``[options.entry_points] synthset.models = NAME =
 package.module:build``; one without ``params`` serves the one-parameter likelihoods.
 """

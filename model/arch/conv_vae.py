@@ -6,7 +6,8 @@ that; stages repeat until the longer side is at most 8 pixels (two stages at 28x
 100x100), so the flattened feature map stays small at any input size. Channels double per stage
 up to 64 at the bottom and start no lower than 16; a dense layer of 512 on each side of z. The
 decoder mirrors it; its last transposed convolution emits the likelihood's parameters directly
-(no wide layer at full resolution), centre-cropped to the input size.
+(no wide layer at full resolution), centre-cropped to the input size, and an autoregressive head
+(model.autoregressive) refines each pixel's parameters from the pixels before it.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import keras
 from keras import layers
 
 from model.arch.blocks import crop_to, halvings
+from model.autoregressive import AutoregressiveHead
 
 MAX_BOTTOM_SIDE = 8  # pixels: the longest side of the last feature map
 BOTTOM_FILTERS = 64
 MIN_FILTERS = 16
 RESIDUAL_MAX_SIDE = 16  # stages whose feature map is at most this size get residual blocks
 HIDDEN = 512  # units of the dense layer on each side of z
+AR_KERNEL = 5  # the autoregressive head's masked convolution: the 12 pixels before, 2 rows up
+AR_UNITS = 64  # its hidden units per channel
 
 
 def stage_filters(image_shape: tuple[int, int, int]) -> list[int]:
@@ -80,6 +84,10 @@ def build(
     # The last upsampling emits the likelihood's parameters directly: a full-resolution layer
     # with many channels (the example's Conv2DTranspose(32) at 100x100) dominates the time.
     x = layers.Conv2DTranspose(channels * params, 3, strides=2, padding="same", name="up0")(x)
-    out = crop_to(x, height, width, name="params")
-    decoder = keras.Model(latent, out, name="decoder")
+    base = crop_to(x, height, width, name="params")
+    image = keras.Input(shape=image_shape, name="image")
+    out = AutoregressiveHead(params, kernel=AR_KERNEL, units=AR_UNITS, name="autoregressive")(
+        [base, image]
+    )
+    decoder = keras.Model([latent, image], out, name="decoder")
     return encoder, decoder
