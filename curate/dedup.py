@@ -59,7 +59,7 @@ from catalog.duplicates import (
 )
 from catalog.errors import UnsafePath
 from catalog.runs import finish_run, start_run
-from curate.hashing import HASH_FUNCTIONS, hamming
+from curate.hashing import HASH_VERSION, PERCEPTUAL_HASHES, hamming
 from curate.missing_hashes import fill_missing_hashes
 from curate.pairs import (
     CROP_HASHES,
@@ -82,7 +82,7 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
 class UnknownHash(SynthsetError):
-    """The perceptual hash asked for is not one of curate.hashing.HASH_FUNCTIONS."""
+    """The perceptual hash asked for is not one of curate.hashing.PERCEPTUAL_HASHES."""
 
 
 class InvalidThreshold(SynthsetError):
@@ -100,9 +100,9 @@ class DedupOptions:
     verify: bool = True  # compare the pictures of each candidate pair (else: hashes decide)
 
     def __post_init__(self) -> None:
-        if self.hash_name not in HASH_FUNCTIONS:
+        if self.hash_name not in PERCEPTUAL_HASHES:
             raise UnknownHash(
-                f"unknown hash {self.hash_name!r}; use one of {', '.join(sorted(HASH_FUNCTIONS))}"
+                f"unknown hash {self.hash_name!r}; use one of {', '.join(PERCEPTUAL_HASHES)}"
             )
         if not 0 <= self.threshold <= MAX_THRESHOLD:
             raise InvalidThreshold(
@@ -219,7 +219,7 @@ def dedup_images(
         run_id = start_run(catalog, "dedup", {"hash": options.hash_name,
                                               "threshold": options.threshold,
                                               "verify": options.verify})
-    filled = fill_missing_hashes(catalog, dedup_candidates(catalog),
+    filled = fill_missing_hashes(catalog, dedup_candidates(catalog, HASH_VERSION),
                                  options.workers or os.cpu_count() or 1, options.dry_run, progress)
     candidates = filled.candidates
     report.hashed, report.unhashable = filled.hashed, filled.unhashable

@@ -37,7 +37,7 @@ from curate.dedup import (
     is_flat,
     plan_groups,
 )
-from curate.hashing import hamming
+from curate.hashing import HASH_VERSION, hamming
 from curate.neardup import brute_force_pairs, near_pairs, plan_search
 
 # Photographs whose transforms below stay within 6 pHash bits (measured: at most 4), and
@@ -178,13 +178,13 @@ def test_near_uniform_images_stay_out_of_the_near_graph_but_same_pixels_group(ch
     assert red not in _groups(catalog) and gradient not in _groups(catalog)
     assert report.flat == len(FLATS)  # pHash 0x8000000000000000 for each of them
     # the control: their hashes really are identical, so without the rule they would group
-    hashes = {c.sha256: c.phash for c in dedup_candidates(catalog)}
+    hashes = {c.sha256: c.phash for c in dedup_candidates(catalog, HASH_VERSION)}
     assert hashes[red] == hashes[gray_png]
 
 
 def test_flat_rule_on_stored_hashes(checked):
     catalog, by_url = checked
-    candidates = {c.sha256: c for c in dedup_candidates(catalog)}
+    candidates = {c.sha256: c for c in dedup_candidates(catalog, HASH_VERSION)}
     for column in ("phash", "dhash", "whash"):
         photo = getattr(candidates[_sha(by_url, "astronaut", "png")], column)
         gray = getattr(candidates[_sha(by_url, "flat", "gray.png")], column)
@@ -209,7 +209,7 @@ def test_other_hashes_group_the_same_photos(checked, hash_name):
 def test_threshold_control_a_crop_groups_at_its_distance_and_not_one_below(checked):
     catalog, by_url = checked
     keeper, crop = _sha(by_url, "astronaut", "bmp"), _sha(by_url, "astronaut", "crop")
-    hashes = {c.sha256: c.phash for c in dedup_candidates(catalog)}
+    hashes = {c.sha256: c.phash for c in dedup_candidates(catalog, HASH_VERSION)}
     distance = hamming(hashes[keeper], hashes[crop])
     assert 0 < distance <= 6
     dedup_images(catalog, DedupOptions(threshold=distance, verify=False))
@@ -227,7 +227,7 @@ def test_rerun_with_another_threshold_recomputes_cleanly(checked):
     assert again.changed == 0 and current_duplicates(catalog) == at_six
     exact = dedup_images(catalog, DedupOptions(threshold=0, verify=False))
     at_zero = current_duplicates(catalog)
-    hashes = {c.sha256: c.phash for c in dedup_candidates(catalog)}
+    hashes = {c.sha256: c.phash for c in dedup_candidates(catalog, HASH_VERSION)}
     assert at_zero and set(at_zero) < set(at_six)
     for sha256, (keeper, reason) in at_zero.items():  # only identical hashes remain
         assert hashes[sha256] == hashes[keeper], reason
@@ -243,7 +243,10 @@ def test_dry_run_writes_nothing_even_when_it_computes_hashes(checked):
     catalog, by_url = checked
     dedup_images(catalog, DedupOptions(threshold=6))
     # an older catalog: ok images checked before hashes were stored
-    olds = [c for c in dedup_candidates(catalog) if "astronaut" in _names(by_url, c.sha256)]
+    olds = [
+        c for c in dedup_candidates(catalog, HASH_VERSION)
+        if "astronaut" in _names(by_url, c.sha256)
+    ]
     record_image_checks(catalog, [
         ImageCheck(c.sha256, "ok", "checked by an older synthset", width=c.width,
                    height=c.height) for c in olds
@@ -263,17 +266,37 @@ def test_missing_hashes_are_computed_on_all_cores_and_stored(checked):
     catalog, by_url = checked
     dedup_images(catalog, DedupOptions())
     expected = current_duplicates(catalog)
-    stored = {c.sha256: c for c in dedup_candidates(catalog)}
+    stored = {c.sha256: c for c in dedup_candidates(catalog, HASH_VERSION)}
     record_image_checks(catalog, [
         ImageCheck(c.sha256, "ok", "checked by an older synthset", width=c.width,
                    height=c.height) for c in stored.values()
     ])
-    assert not any(c.has_hashes() for c in dedup_candidates(catalog))
+    assert not any(c.has_hashes() for c in dedup_candidates(catalog, HASH_VERSION))
     report = dedup_images(catalog, DedupOptions(workers=2))
     assert report.hashed == len(stored) and report.unhashable == 0
     assert current_duplicates(catalog) == expected
-    again = {c.sha256: c for c in dedup_candidates(catalog)}
+    again = {c.sha256: c for c in dedup_candidates(catalog, HASH_VERSION)}
     assert again == stored  # the same hashes `curate check` computed
+
+
+def test_hashes_of_an_older_method_are_recomputed_not_compared(checked):
+    catalog, by_url = checked
+    dedup_images(catalog, DedupOptions())
+    expected = current_duplicates(catalog)
+    stored = {c.sha256: c for c in dedup_candidates(catalog, HASH_VERSION)}
+    record_image_checks(catalog, [  # as an older method left them: other values, no version
+        ImageCheck(c.sha256, "ok", "hashed by an older method", width=c.width, height=c.height,
+                   pixel_sha256=c.pixel_sha256, phash=c.phash ^ 0xFF, dhash=c.dhash ^ 0xFF,
+                   whash=c.whash ^ 0xFF, centre5_phash=c.centre5_phash ^ 0xFF,
+                   centre10_phash=c.centre10_phash ^ 0xFF)
+        for c in stored.values()
+    ])
+    older = dedup_candidates(catalog, HASH_VERSION)
+    assert all(c.phash is None and c.pixel_sha256 is not None for c in older)
+    report = dedup_images(catalog, DedupOptions(workers=1))
+    assert report.hashed == len(stored) and report.unhashable == 0
+    assert current_duplicates(catalog) == expected
+    assert {c.sha256: c for c in dedup_candidates(catalog, HASH_VERSION)} == stored
 
 
 # --- star groups: no chaining ------------------------------------------------------------
@@ -309,10 +332,11 @@ def test_groups_do_not_chain_through_a_middle_image():
 def test_no_chaining_through_the_catalog(checked):
     catalog, by_url = checked
     a, b, c = (_sha(by_url, name, "png") for name in ("rocket", "brick", "grass"))
-    rows = {r.sha256: r for r in dedup_candidates(catalog)}
+    rows = {r.sha256: r for r in dedup_candidates(catalog, HASH_VERSION)}
     record_image_checks(catalog, [
         ImageCheck(sha, "ok", "constructed hashes", width=rows[sha].width, height=rows[sha].height,
-                   pixel_sha256=rows[sha].pixel_sha256, phash=h, dhash=h, whash=h)
+                   pixel_sha256=rows[sha].pixel_sha256, phash=h, dhash=h, whash=h,
+                   hash_version=HASH_VERSION)
         for sha, h in ((a, BASE), (b, B_HASH), (c, C_HASH))
     ])
     dedup_images(catalog, DedupOptions(threshold=6, verify=False))  # hashes alone decide
