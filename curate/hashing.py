@@ -174,26 +174,24 @@ def _int64(bits: np.ndarray) -> int:
     return int.from_bytes(np.packbits(bits).tobytes(), "big", signed=True)
 
 
-def lanczos_weights(size: int, out: int) -> np.ndarray:
+def lanczos_weights(size: int, out: int, margin: float = 0.0) -> np.ndarray:
     """The (out, size) matrix that resamples ``size`` samples to ``out`` with Lanczos-3.
 
     Pillow's antialiasing rule: the filter is stretched by the reduction factor, each
     output sample's weights are cut at the edges and sum to one; no 8-bit rounding.
+    ``margin``: resample only the central part, ``margin`` of the side cut from each end
+    exactly (a fraction of a pixel too), as if that part had been cropped out first.
     """
-    scale = size / out
+    start, stop = size * margin, size * (1 - margin)
+    scale = (stop - start) / out
     stretch = max(scale, 1.0)
-    centres = (np.arange(out) + 0.5) * scale
-    offsets = (np.arange(size)[None, :] + 0.5 - centres[:, None]) / stretch
-    weights = np.where(
-        np.abs(offsets) < LANCZOS_LOBES, np.sinc(offsets) * np.sinc(offsets / LANCZOS_LOBES), 0.0
-    )
+    centres = start + (np.arange(out) + 0.5) * scale
+    pixels = np.arange(size) + 0.5
+    offsets = (pixels[None, :] - centres[:, None]) / stretch
+    inside = (np.abs(offsets) < LANCZOS_LOBES) & (pixels >= start) & (pixels <= stop)
+    weights = np.where(inside, np.sinc(offsets) * np.sinc(offsets / LANCZOS_LOBES), 0.0)
     totals = weights.sum(axis=1, keepdims=True)
     return np.divide(weights, totals, out=weights, where=totals != 0)
-
-
-def _margin(side: int, margin: float) -> int:
-    """Pixels cut from each end of a ``side``-pixel axis for a centre hash (``margin`` of it)."""
-    return round(side * margin)
 
 
 @lru_cache(maxsize=_PROJECTION_CACHE)
@@ -201,15 +199,11 @@ def _projections(side: int, dhash_samples: int) -> np.ndarray:
     """Every hash's linear map along one axis of a ``side``-pixel picture, stacked.
 
     Rows: the 8 low DCT rows of the 32-sample resample of the whole side, of its 5% and
-    10% centre (zero outside it), the 8 block sums of its 64-sample resample, then its
+    10% centre (exact margins, zero outside), the 8 block sums of its 64-sample resample, then its
     ``dhash_samples``-sample resample (9 across, 8 down).
     """
-    parts = [_DCT_LOW @ lanczos_weights(side, PHASH_SCALE)]
-    for margin in CENTRE_MARGINS.values():
-        cut = _margin(side, margin)
-        inner = np.zeros((HASH_SIDE, side))
-        inner[:, cut : side - cut] = _DCT_LOW @ lanczos_weights(side - 2 * cut, PHASH_SCALE)
-        parts.append(inner)
+    margins = (0.0, *CENTRE_MARGINS.values())
+    parts = [_DCT_LOW @ lanczos_weights(side, PHASH_SCALE, margin) for margin in margins]
     parts.append(_BLOCK_SUMS @ lanczos_weights(side, WHASH_SCALE))
     parts.append(lanczos_weights(side, dhash_samples))
     return np.vstack(parts)
