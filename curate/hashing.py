@@ -31,8 +31,9 @@ HASH_BITS = 64
 HASH_SIDE = 8  # 8 x 8 = 64 bits
 # The method of the stored perceptual hashes (catalog column images.hash_version; NULL:
 # checked before versions were recorded, i.e. 1). 1: imagehash's functions on the small
-# picture, through Pillow's 8-bit Lanczos resize. 2: the same hashes from one float
-# resampling of the small picture (perceptual_hashes); a bit or two apart from version 1.
+# picture, through Pillow's 8-bit Lanczos resize (whose rounding differs between Pillow
+# releases). 2: the same hashes from one float resampling of the small picture, centre
+# margins cut exactly (perceptual_hashes); a bit or two apart from version 1.
 HASH_VERSION = 2
 # Pictures are box-reduced (Image.reduce by a whole factor, centred so no partial boxes
 # skew a symmetric picture) until the shorter side is below twice this, before the hashes
@@ -55,7 +56,7 @@ _DCT_LOW = 2.0 * np.cos(
 _DCT_DECIMALS = 6  # rounding that absorbs float noise, so exact zeros stay zeros as in scipy
 # wHash's 8 x 8 block sums of a 64 x 64 picture, as a matrix on one axis
 _BLOCK_SUMS = np.kron(np.eye(HASH_SIDE), np.ones(WHASH_SCALE // HASH_SIDE))
-_PROJECTION_CACHE = 512  # side lengths whose projection matrices are kept (40 x side floats)
+_PROJECTION_CACHE = 512  # side lengths whose projection matrices are kept (~40 x side each)
 
 
 def _median(values: np.ndarray) -> float:
