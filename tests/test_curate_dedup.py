@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ from curate.dedup import (
 )
 from curate.hashing import HASH_VERSION, hamming
 from curate.neardup import brute_force_pairs, near_pairs, plan_search
+from curate.verify import Evidence
 
 # Photographs whose transforms below stay within 6 pHash bits (measured: at most 4), and
 # distinct photographs with no variants. skimage's `cat` is `chelsea`, so it is not used.
@@ -327,6 +329,30 @@ def test_groups_do_not_chain_through_a_middle_image():
         (middle_first.sha256, sorted([a.sha256, c.sha256]))
     ]
     assert [m.distance for m in groups[0].members] == [4, 4]
+
+
+def test_with_verification_a_members_neighbour_is_a_candidate_of_the_keeper_itself():
+    """C is 8 bits from keeper A (outside radius 6) but 4 from A's member B: C is offered
+    to A and joins only if A and C themselves are verified; B and C are never compared."""
+    a, b, c = (replace(_candidate(sha, value, area), centre5_phash=value, centre10_phash=value)
+               for sha, value, area in (("a", BASE, 300), ("b", B_HASH, 200), ("c", C_HASH, 100)))
+    for c_is_a_duplicate in (True, False):
+        asked: list[tuple[str, str]] = []
+
+        def verifier(pairs, held=c_is_a_duplicate, asked=asked):
+            asked.extend(("abc"[i], "abc"[j]) for i, j in pairs)
+            return [Evidence(held or (i, j) != (0, 2), inliers=50, matches=60, scale=1.0,
+                             contained=1.0, cover=1.0, correlation=0.99) for i, j in pairs]
+
+        groups = plan_groups([a, b, c], "phash", 6, verifier=verifier)
+        assert sorted(asked) == [("a", "b"), ("a", "c")]
+        members = {m.sha256: m for g in groups for m in g.members}
+        assert [g.keeper for g in groups] == [a.sha256]
+        assert (c.sha256 in members) is c_is_a_duplicate
+    reason = plan_groups([a, b, c], "phash", 6, verifier=lambda pairs: [
+        Evidence(True, inliers=50, matches=60, scale=1.0, contained=1.0, cover=1.0,
+                 correlation=0.99) for _ in pairs])[0].members[1].reason
+    assert reason.startswith(f"phash distance 8, near member {'b' * 12} to {'a' * 12}; verified:")
 
 
 def test_no_chaining_through_the_catalog(checked):
