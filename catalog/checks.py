@@ -38,6 +38,7 @@ class ImageCheck:
     whash: int | None = None
     centre5_phash: int | None = None
     centre10_phash: int | None = None
+    hash_version: int | None = None  # the method of the perceptual hashes (None without them)
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,23 @@ class SharedContent:
     urls: tuple[str, ...]
 
 
-def images_to_check(catalog: Catalog, everything: bool = False) -> list[ImageToCheck]:
-    """Stored images never checked (or all of them when ``everything``), by sha256."""
+def images_to_check(
+    catalog: Catalog, everything: bool = False, hash_version: int | None = None
+) -> list[ImageToCheck]:
+    """Stored images never checked (or all of them when ``everything``), by sha256.
+
+    With ``hash_version``, also the images whose perceptual hashes were computed by
+    another method (a NULL version counts as 1), so a catalog never mixes two methods.
+    """
     sql = "SELECT sha256, path, bytes FROM images"
+    params: tuple[int, ...] = ()
     if not everything:
         sql += " WHERE checked_at IS NULL"
-    return [ImageToCheck(**dict(row)) for row in catalog.conn.execute(sql + " ORDER BY sha256")]
+        if hash_version is not None:
+            sql += " OR (phash IS NOT NULL AND coalesce(hash_version, 1) != ?)"
+            params = (hash_version,)
+    rows = catalog.conn.execute(sql + " ORDER BY sha256", params)
+    return [ImageToCheck(**dict(row)) for row in rows]
 
 
 def record_image_checks(catalog: Catalog, checks: Iterable[ImageCheck]) -> int:
@@ -97,6 +109,7 @@ def record_image_checks(catalog: Catalog, checks: Iterable[ImageCheck]) -> int:
             c.whash,
             c.centre5_phash,
             c.centre10_phash,
+            c.hash_version,
             now,
             c.sha256,
         )
@@ -109,7 +122,7 @@ def record_image_checks(catalog: Catalog, checks: Iterable[ImageCheck]) -> int:
         conn.executemany(
             """UPDATE images SET status = ?, reason = ?, format = ?, width = ?, height = ?,
                    mode = ?, frames = ?, pixel_sha256 = ?, phash = ?, dhash = ?, whash = ?,
-                   centre5_phash = ?, centre10_phash = ?, checked_at = ?
+                   centre5_phash = ?, centre10_phash = ?, hash_version = ?, checked_at = ?
                WHERE sha256 = ?""",
             rows,
         )

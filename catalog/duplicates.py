@@ -125,31 +125,52 @@ def hamming(a: int, b: int) -> int:
     return ((int(a) ^ int(b)) & _MASK).bit_count()
 
 
-def dedup_candidates(catalog: Catalog) -> list[DedupCandidate]:
-    """Every image judged ``ok`` by ``curate check`` (the only ones dedup considers), by sha256."""
+PERCEPTUAL_COLUMNS = ("phash", "dhash", "whash", "centre5_phash", "centre10_phash")
+
+
+def dedup_candidates(catalog: Catalog, hash_version: int) -> list[DedupCandidate]:
+    """Every image judged ``ok`` by ``curate check`` (the only ones dedup considers), by sha256.
+
+    Perceptual hashes of another method than ``hash_version`` (NULL counts as 1) come back
+    as None: missing, to be recomputed, never compared with hashes of this method.
+    """
+    current = ", ".join(
+        f"CASE WHEN coalesce(i.hash_version, 1) = :version THEN i.{c} END AS {c}"
+        for c in PERCEPTUAL_COLUMNS
+    )
     rows = catalog.conn.execute(
-        """SELECT i.sha256, i.path, i.bytes, i.width, i.height, i.first_seen,
+        f"""SELECT i.sha256, i.path, i.bytes, i.width, i.height, i.first_seen,
                   coalesce(min(u.discovered_at), i.first_seen) AS discovered_at,
-                  i.pixel_sha256, i.phash, i.dhash, i.whash, i.centre5_phash, i.centre10_phash
+                  i.pixel_sha256, {current}
            FROM images i LEFT JOIN urls u ON u.sha256 = i.sha256
            WHERE i.status = 'ok'
            GROUP BY i.sha256
-           ORDER BY i.sha256"""
+           ORDER BY i.sha256""",
+        {"version": hash_version},
     )
     return [DedupCandidate(**dict(row)) for row in rows]
 
 
-def record_hashes(catalog: Catalog, hashes: Iterable[StoredHashes]) -> int:
-    """Fill in missing content hashes (never overwriting stored ones); return rows written."""
-    rows = [(h.pixel_sha256, h.phash, h.dhash, h.whash, h.centre5_phash, h.centre10_phash,
-             h.sha256) for h in hashes]
+def record_hashes(catalog: Catalog, hashes: Iterable[StoredHashes], hash_version: int) -> int:
+    """Store hashes computed for images that lacked them; return rows written.
+
+    Hashes stored by method ``hash_version`` are kept (only missing ones are filled in),
+    as is a stored pixel sha256 (its meaning does not depend on the method); perceptual
+    hashes of another method (NULL counts as 1) are replaced, and the row is marked
+    ``hash_version``.
+    """
+    rows = [{"sha256": h.sha256, "pixel_sha256": h.pixel_sha256, "version": hash_version,
+             **{c: getattr(h, c) for c in PERCEPTUAL_COLUMNS}} for h in hashes]
+    kept = ", ".join(
+        f"{c} = CASE WHEN coalesce(hash_version, 1) = :version THEN coalesce({c}, :{c}) "
+        f"ELSE :{c} END"
+        for c in PERCEPTUAL_COLUMNS
+    )
     with catalog.transaction() as conn:
         conn.executemany(
-            """UPDATE images SET pixel_sha256 = coalesce(pixel_sha256, ?),
-                   phash = coalesce(phash, ?), dhash = coalesce(dhash, ?),
-                   whash = coalesce(whash, ?), centre5_phash = coalesce(centre5_phash, ?),
-                   centre10_phash = coalesce(centre10_phash, ?)
-               WHERE sha256 = ?""",
+            f"""UPDATE images SET pixel_sha256 = coalesce(pixel_sha256, :pixel_sha256), {kept},
+                   hash_version = :version
+               WHERE sha256 = :sha256""",
             rows,
         )
     return len(rows)

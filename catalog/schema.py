@@ -169,6 +169,11 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE images ADD COLUMN centre5_phash INTEGER;
     ALTER TABLE images ADD COLUMN centre10_phash INTEGER;
     """,
+    8: """
+    -- The method of the stored perceptual hashes (curate.hashing.HASH_VERSION); NULL on a
+    -- row hashed before versions were recorded (method 1). Other versions are recomputed.
+    ALTER TABLE images ADD COLUMN hash_version INTEGER;
+    """,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

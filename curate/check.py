@@ -42,6 +42,7 @@ from catalog.db import Catalog
 from catalog.errors import UnsafePath
 from catalog.runs import finish_run, start_run
 from curate.decode import DEFAULT_MAX_PIXELS
+from curate.hashing import HASH_VERSION, one_blas_thread
 from curate.judge import DEFAULT_MIN_SIDE, JudgeOptions, judge_files
 from curate.placeholders import DEFAULT_RADIUS, known_placeholders, match_placeholder
 from curate.recheck import RecheckOptions, recheck_candidates, recheck_failed
@@ -193,8 +194,9 @@ def _judge_parallel(
     size = max(1, min(CHUNK, len(jobs) // (max(workers, 1) * 16)))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     if workers <= 1 or len(jobs) < MIN_PARALLEL:  # too little work to pay for two processes
-        for chunk in chunks:
-            yield judge_files(chunk, judge)
+        with one_blas_thread():
+            for chunk in chunks:
+                yield judge_files(chunk, judge)
         return
     # fork: workers start in milliseconds with every module already imported (spawn or
     # forkserver re-import numpy, Pillow, imagehash and the __main__ script in each
@@ -204,7 +206,9 @@ def _judge_parallel(
     # children's garbage collector off the parent's objects, whose pages it would otherwise
     # copy into every worker. A worker that dies raises BrokenProcessPool, no hang.
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=one_blas_thread
+    ) as pool:
         pending: set[Future] = set()
         queue = iter(chunks)
         gc.freeze()
@@ -244,7 +248,7 @@ def judge_images(
     Returns the sha256 of the images judged ok in this run.
     """
     judged_ok: set[str] = set()
-    todo = images_to_check(catalog, everything=options.everything)[: options.limit]
+    todo = images_to_check(catalog, options.everything, HASH_VERSION)[: options.limit]
     jobs, refused = _jobs(catalog, todo)
     judge = JudgeOptions(
         min_side=options.min_side, max_pixels=options.max_pixels, draft=options.draft
@@ -312,8 +316,9 @@ def check_images(
     """Judge URLs and images: dead links, then every unchecked image, then placeholders.
 
     Idempotent and resumable: judgments are committed in batches and only images never
-    checked are judged again (all with ``options.everything``), so a rerun after a crash
-    converges to the same rows. Counts go to ``runs.stats``.
+    checked, or hashed by an older method (curate.hashing.HASH_VERSION), are judged
+    again (all with ``options.everything``), so a rerun after a crash converges to the
+    same rows. Counts go to ``runs.stats``.
     """
     started = time.perf_counter()
     args = {k: v for k, v in asdict(options).items() if k != "recheck_options"}

@@ -16,7 +16,13 @@ Groups are *stars*, never chains: images are visited in keeper order (pixel
 area, then bytes, largest first; then earliest discovered; then sha256) and the
 first image not yet grouped becomes a keeper whose group is every ungrouped
 image within the radius of *that keeper*. So if A~B and B~C but A and C are far
-apart, A keeps B and C stays apart (or keeps its own group).
+apart, A keeps B and C stays apart (or keeps its own group). With verification,
+a keeper's candidates also include the ungrouped hash neighbours of its members
+(and of the members these bring; :data:`TWO_HOP_LIMIT` at most, nearest to the
+keeper first), each compared with the keeper itself: C joins A's group above only
+if the pictures of A and C prove it. That keeps an original with its edits when a
+larger copy whose hashes moved (a caption band added under the picture) is visited
+first and takes some of the edits.
 
 Near-uniform images stay out of the near-duplicate graph: a hash with at most
 ``curate.pairs.FLAT_BITS`` bits set, or at most that many clear, carries no picture (a
@@ -59,7 +65,7 @@ from catalog.duplicates import (
 )
 from catalog.errors import UnsafePath
 from catalog.runs import finish_run, start_run
-from curate.hashing import HASH_FUNCTIONS, hamming
+from curate.hashing import HASH_VERSION, PERCEPTUAL_HASHES, hamming
 from curate.missing_hashes import fill_missing_hashes
 from curate.pairs import (
     CROP_HASHES,
@@ -77,12 +83,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_HASH = "phash"
 DEFAULT_THRESHOLD = 8  # candidate radius; without verification 6 is the precise choice
 MAX_THRESHOLD = 32  # beyond half the bits two random hashes are "near"
+TWO_HOP_LIMIT = 32  # a keeper's candidates from its members' hash neighbours, at most
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
 class UnknownHash(SynthsetError):
-    """The perceptual hash asked for is not one of curate.hashing.HASH_FUNCTIONS."""
+    """The perceptual hash asked for is not one of curate.hashing.PERCEPTUAL_HASHES."""
 
 
 class InvalidThreshold(SynthsetError):
@@ -100,9 +107,9 @@ class DedupOptions:
     verify: bool = True  # compare the pictures of each candidate pair (else: hashes decide)
 
     def __post_init__(self) -> None:
-        if self.hash_name not in HASH_FUNCTIONS:
+        if self.hash_name not in PERCEPTUAL_HASHES:
             raise UnknownHash(
-                f"unknown hash {self.hash_name!r}; use one of {', '.join(sorted(HASH_FUNCTIONS))}"
+                f"unknown hash {self.hash_name!r}; use one of {', '.join(PERCEPTUAL_HASHES)}"
             )
         if not 0 <= self.threshold <= MAX_THRESHOLD:
             raise InvalidThreshold(
@@ -219,7 +226,7 @@ def dedup_images(
         run_id = start_run(catalog, "dedup", {"hash": options.hash_name,
                                               "threshold": options.threshold,
                                               "verify": options.verify})
-    filled = fill_missing_hashes(catalog, dedup_candidates(catalog),
+    filled = fill_missing_hashes(catalog, dedup_candidates(catalog, HASH_VERSION),
                                  options.workers or os.cpu_count() or 1, options.dry_run, progress)
     candidates = filled.candidates
     report.hashed, report.unhashable = filled.hashed, filled.unhashable
@@ -392,24 +399,34 @@ def plan_groups(
     # Pairs between two members of one star are never compared.
     verdicts: dict[tuple[int, int], str | None] = {}  # pair -> evidence; None: rejected
     if verifier is None:
-        verdicts.update(labels)
+        verdicts.update(dict.fromkeys(labels, ""))
+    hashes = np.array([getattr(c, hash_name) for c in candidates], dtype=np.int64)
     while True:
-        edges = _stars(order, neighbours, pins, apart, verdicts, progress)
-        used = {(min(k, j), max(k, j)) for _, (k, j) in edges}
-        untested = sorted(pair for pair in used if pair in labels and pair not in verdicts)
+        edges = _stars(order, neighbours, pins, apart, verdicts, progress,
+                       hashes if verifier else None)
+        untested = sorted({
+            (min(k, j), max(k, j)) for _, (k, j), via in edges
+            if (via is not None or (min(k, j), max(k, j)) in labels)
+            and (min(k, j), max(k, j)) not in verdicts
+        })
         if not untested:
             break
-        _verify(untested, verifier, labels, verdicts, report)
+        _verify(untested, verifier, verdicts, report)
     members: dict[int, list[Member]] = defaultdict(list)
     for i, k in pins:
         distance = _distance(candidates[i], candidates[k], hash_name)
         reason = review_reason(_facts(candidates[i], hash_name),
                                _facts(candidates[k], hash_name), candidates[k].sha256, hash_name)
         members[k].append(Member(candidates[i].sha256, distance, reason))
-    for distance, (k, j) in edges:
-        evidence = verdicts.get((min(k, j), max(k, j)))
+    for distance, (k, j), via in edges:
+        pair = (min(k, j), max(k, j))
+        if via is None:
+            how = labels.get(pair, "")
+        else:
+            how = (f"{hash_name} distance {distance}, near member "
+                   f"{candidates[via].sha256[:12]}")
         members[k].append(Member(candidates[j].sha256, distance,
-                                 _reason(candidates[j], candidates[k], evidence)))
+                                 _reason(candidates[j], candidates[k], how, verdicts.get(pair))))
     return [
         Group(
             candidates[k].sha256,
@@ -424,19 +441,37 @@ def plan_groups(
 def _stars(
     order: list[int], neighbours: dict[int, list[tuple[int, int]]], pins: list[tuple[int, int]],
     apart: dict[int, set[int]], verdicts: dict[tuple[int, int], str | None],
-    progress: Progress | None,
-) -> list[tuple[int, tuple[int, int]]]:
-    """One star-clustering pass: ``(distance, (keeper, member))`` for each member placed.
+    progress: Progress | None, hashes: np.ndarray | None = None,
+) -> list[tuple[int, tuple[int, int], int | None]]:
+    """One star-clustering pass: ``(distance, (keeper, member), via)`` per member placed.
 
     Pinned members (``pins``: member, keeper) are placed first and not returned; a pair
-    rejected in ``verdicts`` is skipped; a pair not yet tested counts as holding.
+    rejected in ``verdicts`` is skipped; a pair not yet tested counts as holding. With
+    ``hashes`` (the chosen hash of every image; given when pictures are verified), a
+    keeper's candidates also include the ungrouped hash neighbours of its members (and
+    of the members these bring, in turn), :data:`TWO_HOP_LIMIT` at most, nearest to the
+    keeper first; ``via`` is the member that proposed such a pair (None for a pair the
+    hashes proposed). Each such pair is verified against the keeper like any other.
     """
     keeper_of = np.full(len(order), -1, dtype=np.int64)
     in_group: dict[int, set[int]] = defaultdict(set)
     for i, k in pins:
         keeper_of[i], keeper_of[k] = k, k
         in_group[k].add(i)
-    placed = []
+    placed: list[tuple[int, tuple[int, int], int | None]] = []
+
+    def joins(k: int, j: int) -> bool:
+        """Whether ungrouped ``j`` may join keeper ``k``'s group (and then it does)."""
+        pair = (j, k) if j < k else (k, j)
+        if pair in verdicts and verdicts[pair] is None:
+            return False
+        others = apart.get(j)
+        if others and (k in others or others & in_group[k]):
+            return False
+        keeper_of[j] = k
+        in_group[k].add(j)
+        return True
+
     for step, k in enumerate(order):
         if progress and (step % 65536 == 0 or step == len(order) - 1):
             progress("group", step + 1, len(order))
@@ -444,25 +479,36 @@ def _stars(
             keeper_of[k] = k
         elif keeper_of[k] != k:
             continue
+        taken = []
         for distance, j in neighbours.get(k, ()):
-            if keeper_of[j] != -1:
-                continue
-            pair = (j, k) if j < k else (k, j)
-            if pair in verdicts and verdicts[pair] is None:
-                continue
-            others = apart.get(j)
-            if others and (k in others or others & in_group[k]):
-                continue
-            keeper_of[j] = k
-            in_group[k].add(j)
-            placed.append((distance, (k, j)))
+            if keeper_of[j] == -1 and joins(k, j):
+                taken.append(j)
+                placed.append((distance, (k, j), None))
+        budget = TWO_HOP_LIMIT if hashes is not None else 0
+        while taken and budget:
+            further: dict[int, int] = {}  # ungrouped neighbour of a member -> that member
+            for j in taken:
+                for _, m in neighbours.get(j, ()):
+                    if keeper_of[m] == -1 and m not in further:
+                        further[m] = j
+            near = sorted((_bits_apart(hashes[k], hashes[m]), m) for m in further)[:budget]
+            budget -= len(near)
+            taken = []
+            for distance, m in near:
+                if joins(k, m):
+                    taken.append(m)
+                    placed.append((distance, (k, m), further[m]))
     return placed
 
 
+def _bits_apart(a: np.int64, b: np.int64) -> int:
+    """Hamming distance between two hashes stored as int64."""
+    return hamming(int(a), int(b))
+
+
 def _verify(pairs: list[tuple[int, int]], verifier: Verifier | None,
-            labels: dict[tuple[int, int], str], verdicts: dict[tuple[int, int], str | None],
-            report: DedupReport) -> None:
-    """Compare the pictures of ``pairs`` and record each verdict (with its evidence)."""
+            verdicts: dict[tuple[int, int], str | None], report: DedupReport) -> None:
+    """Compare the pictures of ``pairs`` and record each verdict (its evidence, or None)."""
     assert verifier is not None  # without one every candidate pair is decided up front
     started = time.monotonic()
     for pair, verdict in zip(pairs, verifier(pairs), strict=True):
@@ -471,7 +517,7 @@ def _verify(pairs: list[tuple[int, int]], verifier: Verifier | None,
             verdicts[pair] = None
         elif verdict.duplicate:
             report.verified_pairs += 1
-            verdicts[pair] = f"{labels[pair]}; {verdict.describe()}"
+            verdicts[pair] = verdict.describe()
         else:
             report.rejected_pairs += 1
             verdicts[pair] = None
@@ -488,9 +534,9 @@ def _distance(a: DedupCandidate, b: DedupCandidate, hash_name: str) -> int:
     return hamming(getattr(a, hash_name), getattr(b, hash_name))
 
 
-def _reason(member: DedupCandidate, keeper: DedupCandidate, evidence: str | None) -> str:
+def _reason(member: DedupCandidate, keeper: DedupCandidate, how: str,
+            verified: str | None) -> str:
     """``same pixels as <sha12>``, or ``<how it was found> to <sha12>[; verified: ...]``."""
     if member.pixel_sha256 is not None and member.pixel_sha256 == keeper.pixel_sha256:
         return f"same pixels as {keeper.sha256[:12]}"
-    how, _, verified = (evidence or "").partition("; ")
     return f"{how} to {keeper.sha256[:12]}" + (f"; {verified}" if verified else "")

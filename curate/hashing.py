@@ -1,4 +1,13 @@
-"""Perceptual hashes (imagehash pHash, dHash, wHash, centre pHashes) and the pixel sha256.
+"""Perceptual hashes (pHash, dHash, wHash, centre pHashes) and the pixel sha256.
+
+Every perceptual hash comes from one small greyscale copy of the picture
+(:func:`small_gray`) through one pair of matrix products (:func:`perceptual_hashes`):
+the hashes are the same *kind* as imagehash's (pHash: the low 8 x 8 DCT of a 32 x 32
+Lanczos resample, above the median; dHash: neighbours of a 9 x 8 resample compared;
+wHash: 8 x 8 block means of a 64 x 64 resample above their median), resampled in floating
+point instead of through Pillow's rounded 8-bit passes. :data:`HASH_VERSION` names that
+method; catalogs record it per image, and hashes of another version are recomputed
+(``curate check``, ``curate dedup``) rather than compared with these.
 
 The centre hashes are pHashes of the picture's central region, with 5% and 10% of the
 width and height cut from every side (:data:`CENTRE_MARGINS`): a copy cropped by about
@@ -10,25 +19,34 @@ candidates; pHash alone loses a crop past about 2.5% per side.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import imagehash
 import numpy as np
 from PIL import Image
+from threadpoolctl import threadpool_limits
 
 HASH_BITS = 64
 HASH_SIDE = 8  # 8 x 8 = 64 bits
+# The method of the stored perceptual hashes (catalog column images.hash_version; NULL:
+# checked before versions were recorded, i.e. 1). 1: imagehash's functions on the small
+# picture, through Pillow's 8-bit Lanczos resize (whose rounding differs between Pillow
+# releases). 2: the same hashes from one float resampling of the small picture, centre
+# margins cut exactly (perceptual_hashes); a bit or two apart from version 1.
+HASH_VERSION = 2
 # Pictures are box-reduced (Image.reduce by a whole factor, centred so no partial boxes
-# skew a symmetric picture) until the shorter side is below twice this, before imagehash
-# resamples them with Lanczos. The hashes then cost the same for a 640 px photo and a
+# skew a symmetric picture) until the shorter side is below twice this, before the hashes
+# resample them with Lanczos. The hashes then cost the same for a 640 px photo and a
 # 6000 px one; benchmarks/hashing.py measures how far they are from imagehash on the
 # full picture (a bit or two).
 REDUCE_TO = 64
 WHASH_SCALE = 64  # the wavelet hash's working size (a power of two)
 PHASH_SCALE = 32  # pHash's working size: imagehash's hash_size 8 x highfreq_factor 4
+LANCZOS_LOBES = 3  # Pillow's and imagehash's Lanczos filter: sinc(x) sinc(x / 3), |x| < 3
 # centre hash name -> share of the width and height cut from each side before hashing
 CENTRE_MARGINS = {"centre5_phash": 0.05, "centre10_phash": 0.10}
+PERCEPTUAL_HASHES = ("phash", "dhash", "whash")  # the names curate dedup --hash accepts
 _MASK = (1 << HASH_BITS) - 1
 # The first HASH_SIDE rows of scipy.fftpack's unnormalised DCT-II matrix for PHASH_SCALE
 # points: dct(x)[k] = 2 * sum_n x[n] cos(pi k (2n + 1) / 2N).
@@ -36,6 +54,9 @@ _DCT_LOW = 2.0 * np.cos(
     np.pi * np.outer(np.arange(HASH_SIDE), 2 * np.arange(PHASH_SCALE) + 1) / (2 * PHASH_SCALE)
 )
 _DCT_DECIMALS = 6  # rounding that absorbs float noise, so exact zeros stay zeros as in scipy
+# wHash's 8 x 8 block sums of a 64 x 64 picture, as a matrix on one axis
+_BLOCK_SUMS = np.kron(np.eye(HASH_SIDE), np.ones(WHASH_SCALE // HASH_SIDE))
+_PROJECTION_CACHE = 512  # side lengths whose projection matrices are kept (~40 x side each)
 
 
 def _median(values: np.ndarray) -> float:
@@ -60,28 +81,6 @@ def phash_dct(image: Image.Image) -> imagehash.ImageHash:
     pixels = np.asarray(small, dtype=np.float64)
     low = np.round(_DCT_LOW @ pixels @ _DCT_LOW.T, _DCT_DECIMALS)
     return imagehash.ImageHash(low > _median(low))
-
-
-def whash_haar(image: Image.Image) -> imagehash.ImageHash:
-    """imagehash's ``whash(image, 8, image_scale=64, mode='haar')`` computed exactly in numpy.
-
-    With Haar wavelets, removing the top-level LL coefficient subtracts the mean, and the
-    level-3 LL band of a 64 x 64 picture is 8 x the means of its 8 x 8 blocks; the hash is
-    "block mean > median of block means". Same bits as imagehash except where pywt's
-    float round trip breaks ties between blocks of exactly equal mean, and ~20x faster.
-    """
-    pixels = np.asarray(image.convert("L").resize((WHASH_SCALE, WHASH_SCALE), Image.LANCZOS))
-    block = WHASH_SCALE // HASH_SIDE
-    means = pixels.reshape(HASH_SIDE, block, HASH_SIDE, block).astype(np.int64).sum(axis=(1, 3))
-    return imagehash.ImageHash(means > _median(means))
-
-
-# --hash choice -> hash function of a (small, greyscale) PIL image (house rule 7).
-HASH_FUNCTIONS: dict[str, Callable[[Image.Image], imagehash.ImageHash]] = {
-    "phash": phash_dct,
-    "dhash": lambda image: imagehash.dhash(image, hash_size=HASH_SIDE),
-    "whash": whash_haar,
-}
 
 
 @dataclass(frozen=True)
@@ -157,28 +156,94 @@ def image_pixel_sha256(image: Image.Image) -> str:
 
 
 def small_gray(image: Image.Image) -> Image.Image:
-    """The picture box-reduced to a shorter side in [REDUCE_TO, 2 * REDUCE_TO), in greyscale."""
-    width, height = image.size
+    """The picture in greyscale, box-reduced to a shorter side in [REDUCE_TO, 2 * REDUCE_TO).
+
+    Greyscale first: the reduction then averages one channel instead of three.
+    """
+    gray = image.convert("L") if image.mode != "L" else image
+    width, height = gray.size
     factor = max(1, min(width, height) // REDUCE_TO)
     if factor > 1:
         left, top = (width % factor) // 2, (height % factor) // 2
         box = (left, top, left + factor * (width // factor), top + factor * (height // factor))
-        image = image.reduce(factor, box=box)
-    return image.convert("L")
+        gray = gray.reduce(factor, box=box)
+    return gray
 
 
-def centre(image: Image.Image, margin: float) -> Image.Image:
-    """The central region of a picture: ``margin`` of its width and height cut per side."""
-    dx, dy = round(image.width * margin), round(image.height * margin)
-    return image.crop((dx, dy, image.width - dx, image.height - dy))
+def _int64(bits: np.ndarray) -> int:
+    """64 hash bits (row-major, as imagehash orders them) as a signed int64."""
+    return int.from_bytes(np.packbits(bits).tobytes(), "big", signed=True)
+
+
+def lanczos_weights(size: int, out: int, margin: float = 0.0) -> np.ndarray:
+    """The (out, size) matrix that resamples ``size`` samples to ``out`` with Lanczos-3.
+
+    Pillow's antialiasing rule: the filter is stretched by the reduction factor, each
+    output sample's weights are cut at the edges and sum to one; no 8-bit rounding.
+    ``margin``: resample only the central part, ``margin`` of the side cut from each end
+    exactly (a fraction of a pixel too), as if that part had been cropped out first.
+    """
+    start, stop = size * margin, size * (1 - margin)
+    scale = (stop - start) / out
+    stretch = max(scale, 1.0)
+    centres = start + (np.arange(out) + 0.5) * scale
+    pixels = np.arange(size) + 0.5
+    offsets = (pixels[None, :] - centres[:, None]) / stretch
+    inside = (np.abs(offsets) < LANCZOS_LOBES) & (pixels >= start) & (pixels <= stop)
+    weights = np.where(inside, np.sinc(offsets) * np.sinc(offsets / LANCZOS_LOBES), 0.0)
+    totals = weights.sum(axis=1, keepdims=True)
+    return np.divide(weights, totals, out=weights, where=totals != 0)
+
+
+@lru_cache(maxsize=_PROJECTION_CACHE)
+def _projections(side: int, dhash_samples: int) -> np.ndarray:
+    """Every hash's linear map along one axis of a ``side``-pixel picture, stacked.
+
+    Rows: the 8 low DCT rows of the 32-sample resample of the whole side, of its 5% and
+    10% centre (exact margins, zero outside), the 8 block sums of its 64-sample resample, then its
+    ``dhash_samples``-sample resample (9 across, 8 down).
+    """
+    margins = (0.0, *CENTRE_MARGINS.values())
+    parts = [_DCT_LOW @ lanczos_weights(side, PHASH_SCALE, margin) for margin in margins]
+    parts.append(_BLOCK_SUMS @ lanczos_weights(side, WHASH_SCALE))
+    parts.append(lanczos_weights(side, dhash_samples))
+    return np.vstack(parts)
+
+
+def one_blas_thread() -> threadpool_limits:
+    """Keep BLAS on the calling thread in this process (also a context manager).
+
+    The hashes' matrix products are small: OpenBLAS would spread the larger ones over
+    every core, which costs far more than it saves and competes with the other worker
+    processes (measured: 6 ms instead of 0.3 ms per picture on a busy 2-core machine).
+    Hashing worker processes call it once at start; an in-process run wraps its loop.
+    """
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def perceptual_hashes(image: Image.Image) -> dict[str, int]:
-    """Every registered perceptual hash and the centre hash of a PIL image, as signed int64."""
+    """pHash, dHash, wHash and the centre pHashes of a PIL image, as signed int64.
+
+    The picture is reduced once (:func:`small_gray`); every hash is then a block of
+    ``rows @ pixels @ columns.T`` (:func:`_projections` of each axis), rounded to 6
+    decimals so float noise cannot break ties: pHash bits are DCT coefficients above
+    their median, wHash bits block sums above theirs, dHash bits "brighter than the
+    left neighbour" on the 9 x 8 resample rounded to whole grey levels (as an 8-bit
+    resample is: neighbours on a smooth gradient tie and give 0, as imagehash's do).
+    """
     gray = small_gray(image)
-    hashes = {name: hash_to_int64(function(gray)) for name, function in HASH_FUNCTIONS.items()}
-    for name, margin in CENTRE_MARGINS.items():
-        hashes[name] = hash_to_int64(phash_dct(centre(gray, margin)))
+    pixels = np.frombuffer(gray.tobytes(), np.uint8).reshape(gray.height, gray.width)
+    rows = _projections(gray.height, HASH_SIDE)
+    columns = _projections(gray.width, HASH_SIDE + 1)
+    values = np.round(rows @ pixels.astype(np.float64) @ columns.T, _DCT_DECIMALS)
+    side = HASH_SIDE
+    blocks = [values[k * side : (k + 1) * side, k * side : (k + 1) * side] for k in range(4)]
+    resampled = np.round(values[4 * side :, 4 * side :])  # whole grey levels, see above
+    names = ["phash", *CENTRE_MARGINS, "whash"]
+    hashes = {
+        name: _int64(block > _median(block)) for name, block in zip(names, blocks, strict=True)
+    }
+    hashes["dhash"] = _int64(resampled[:, 1:] > resampled[:, :-1])
     return hashes
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from catalog.checks import ImageCheck
 from curate.decode import DEFAULT_MAX_PIXELS, DRAFT_SIDE, DecodedImage, decode_image
-from curate.hashing import hash_image
+from curate.hashing import HASH_VERSION, hash_image
 
 DEFAULT_MIN_SIDE = 32
 
@@ -52,6 +52,7 @@ def judge_bytes(sha256: str, data: bytes, options: JudgeOptions) -> ImageCheck:
         whash=hashes.whash,
         centre5_phash=hashes.centre5_phash,
         centre10_phash=hashes.centre10_phash,
+        hash_version=HASH_VERSION,
     )
 
 

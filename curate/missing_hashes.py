@@ -1,8 +1,10 @@
 """Hashes missing from older catalogs: computed for ``curate dedup`` on all cores, and stored.
 
 An image checked before a hash column existed (the centre pHashes came with catalog
-schema 7) has it NULL; dedup decodes such files once, fills the hashes in (unless it is
-a dry run) and goes on with every candidate complete.
+schema 7) has it NULL, and one hashed by another method (``curate.hashing.HASH_VERSION``)
+comes out of ``dedup_candidates`` without its perceptual hashes; dedup decodes such
+files once, fills the hashes in (unless it is a dry run) and goes on with every
+candidate complete and of one method.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from catalog.db import Catalog
 from catalog.duplicates import DedupCandidate, StoredHashes, record_hashes
 from catalog.errors import UnsafePath
 from curate.decode import DecodedImage, decode_image
-from curate.hashing import CENTRE_MARGINS, hash_pixels
+from curate.hashing import CENTRE_MARGINS, HASH_VERSION, hash_pixels, one_blas_thread
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +59,14 @@ def _hash_files(
     """:func:`_hash_file` of every job, on ``workers`` processes (this one when 1), in order."""
     results: list[StoredHashes | None] = []
     with ExitStack() as stack:
+        stack.enter_context(one_blas_thread())  # this process, when it hashes itself
         hashed = map(_hash_file, jobs)
         if workers > 1:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["curate.missing_hashes"])
-            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context))
+            pool = stack.enter_context(
+                ProcessPoolExecutor(workers, mp_context=context, initializer=one_blas_thread)
+            )
             hashed = pool.map(_hash_file, jobs, chunksize=HASH_CHUNK)
         for result in hashed:
             results.append(result)
@@ -90,7 +95,7 @@ def fill_missing_hashes(
     results = _hash_files(jobs, workers, progress)
     computed = {r.sha256: r for r in results if r is not None}
     if computed and not dry_run:
-        record_hashes(catalog, computed.values())
+        record_hashes(catalog, computed.values(), HASH_VERSION)
     filled = []
     for candidate in candidates:
         if candidate.has_hashes():

@@ -8,15 +8,25 @@ from collections import Counter
 import imagegen
 import imagehash
 import numpy as np
+import photo_variants
 from click.testing import CliRunner
 from PIL import Image
 
 from catalog import open_catalog
+from catalog.checks import ImageCheck, record_image_checks
 from catalog.harvest import FetchResult, record_fetches
 from curate.check import CheckOptions, check_images
 from curate.cli import cli
 from curate.decode import DecodedImage, decode_image
-from curate.hashing import REDUCE_TO, hamming, hash_to_int64, int64_to_hash, phash_dct
+from curate.hashing import (
+    HASH_VERSION,
+    REDUCE_TO,
+    hamming,
+    hash_image,
+    hash_to_int64,
+    int64_to_hash,
+    phash_dct,
+)
 from curate.judge import JudgeOptions
 
 IMAGE_COLUMNS = (
@@ -386,3 +396,54 @@ def test_reduced_and_full_size_decoding_give_the_same_verdict_on_damaged_jpegs()
             if isinstance(reduced, DecodedImage):
                 assert reduced.reduction == 8 and full.reduction == 1
     assert verdicts["corrupt"] >= 8 and verdicts["ok"] >= 1  # both kinds of outcome were seen
+
+
+def _stored(data_dir) -> dict[str, dict]:
+    """Hashes, method and check time of every image, by URL."""
+    with open_catalog(data_dir, create=False) as catalog:
+        rows = catalog.conn.execute(
+            "SELECT u.url, i.sha256, i.status, i.width, i.height, i.phash, i.dhash, i.whash, "
+            "i.centre5_phash, i.centre10_phash, i.pixel_sha256, i.hash_version, i.checked_at "
+            "FROM urls u JOIN images i ON i.sha256 = u.sha256"
+        )
+        return {row["url"]: dict(row) for row in rows}
+
+
+def test_hashes_of_an_older_method_are_recomputed_by_a_plain_check(data_dir):
+    build(data_dir, [
+        fetched("http://v.test/old.jpg", imagegen.jpeg(640, 480, seed=51)),
+        fetched("http://v.test/new.png", imagegen.png(seed=52)),
+        fetched("http://v.test/cut.jpg", imagegen.jpeg(640, 480, seed=53)[:3000]),
+    ])  # fmt: skip
+    run_check(data_dir)
+    first = _stored(data_dir)
+    assert {r["hash_version"] for u, r in first.items() if "cut" not in u} == {HASH_VERSION}
+    assert first["http://v.test/cut.jpg"]["hash_version"] is None  # corrupt: no hashes
+    old = first["http://v.test/old.jpg"]
+    with open_catalog(data_dir) as catalog:  # as an older synthset stored it: no version
+        record_image_checks(catalog, [ImageCheck(
+            old["sha256"], "ok", "checked by an older synthset", width=old["width"],
+            height=old["height"], pixel_sha256=old["pixel_sha256"], phash=old["phash"] ^ 0b11,
+            dhash=old["dhash"] ^ 1, whash=old["whash"], centre5_phash=old["centre5_phash"],
+            centre10_phash=old["centre10_phash"],
+        )])  # fmt: skip
+    run_check(data_dir)
+    again = _stored(data_dir)
+    assert again["http://v.test/old.jpg"] | {"checked_at": None} == old | {"checked_at": None}
+    assert again["http://v.test/old.jpg"]["checked_at"] != old["checked_at"]  # re-judged
+    for untouched in ("http://v.test/new.png", "http://v.test/cut.jpg"):  # current or hashless
+        assert again[untouched]["checked_at"] == first[untouched]["checked_at"]
+
+
+def test_hashes_stay_within_a_few_bits_of_imagehash_on_the_full_picture():
+    for name in photo_variants.PHOTOS:
+        photo = photo_variants.load_photo(name)
+        ours = hash_image(photo, with_pixels=False)
+        theirs = {
+            "phash": imagehash.phash(photo), "dhash": imagehash.dhash(photo),
+            "whash": imagehash.whash(photo, image_scale=64),  # our working size
+        }  # fmt: skip
+        distances = {k: hamming(ours.get(k), hash_to_int64(v)) for k, v in theirs.items()}
+        assert distances["phash"] <= 4 and max(distances.values()) <= 8, (name, distances)
+    camera, coins = (hash_image(photo_variants.load_photo(n)) for n in ("camera", "coins"))
+    assert hamming(camera.phash, coins.phash) > 16  # the control: different photos are far

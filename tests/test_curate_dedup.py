@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,9 @@ from curate.dedup import (
     is_flat,
     plan_groups,
 )
-from curate.hashing import hamming
+from curate.hashing import HASH_VERSION, hamming
 from curate.neardup import brute_force_pairs, near_pairs, plan_search
+from curate.verify import Evidence
 
 # Photographs whose transforms below stay within 6 pHash bits (measured: at most 4), and
 # distinct photographs with no variants. skimage's `cat` is `chelsea`, so it is not used.
@@ -178,13 +180,13 @@ def test_near_uniform_images_stay_out_of_the_near_graph_but_same_pixels_group(ch
     assert red not in _groups(catalog) and gradient not in _groups(catalog)
     assert report.flat == len(FLATS)  # pHash 0x8000000000000000 for each of them
     # the control: their hashes really are identical, so without the rule they would group
-    hashes = {c.sha256: c.phash for c in dedup_candidates(catalog)}
+    hashes = {c.sha256: c.phash for c in dedup_candidates(catalog, HASH_VERSION)}
     assert hashes[red] == hashes[gray_png]
 
 
 def test_flat_rule_on_stored_hashes(checked):
     catalog, by_url = checked
-    candidates = {c.sha256: c for c in dedup_candidates(catalog)}
+    candidates = {c.sha256: c for c in dedup_candidates(catalog, HASH_VERSION)}
     for column in ("phash", "dhash", "whash"):
         photo = getattr(candidates[_sha(by_url, "astronaut", "png")], column)
         gray = getattr(candidates[_sha(by_url, "flat", "gray.png")], column)
@@ -209,7 +211,7 @@ def test_other_hashes_group_the_same_photos(checked, hash_name):
 def test_threshold_control_a_crop_groups_at_its_distance_and_not_one_below(checked):
     catalog, by_url = checked
     keeper, crop = _sha(by_url, "astronaut", "bmp"), _sha(by_url, "astronaut", "crop")
-    hashes = {c.sha256: c.phash for c in dedup_candidates(catalog)}
+    hashes = {c.sha256: c.phash for c in dedup_candidates(catalog, HASH_VERSION)}
     distance = hamming(hashes[keeper], hashes[crop])
     assert 0 < distance <= 6
     dedup_images(catalog, DedupOptions(threshold=distance, verify=False))
@@ -227,7 +229,7 @@ def test_rerun_with_another_threshold_recomputes_cleanly(checked):
     assert again.changed == 0 and current_duplicates(catalog) == at_six
     exact = dedup_images(catalog, DedupOptions(threshold=0, verify=False))
     at_zero = current_duplicates(catalog)
-    hashes = {c.sha256: c.phash for c in dedup_candidates(catalog)}
+    hashes = {c.sha256: c.phash for c in dedup_candidates(catalog, HASH_VERSION)}
     assert at_zero and set(at_zero) < set(at_six)
     for sha256, (keeper, reason) in at_zero.items():  # only identical hashes remain
         assert hashes[sha256] == hashes[keeper], reason
@@ -243,7 +245,10 @@ def test_dry_run_writes_nothing_even_when_it_computes_hashes(checked):
     catalog, by_url = checked
     dedup_images(catalog, DedupOptions(threshold=6))
     # an older catalog: ok images checked before hashes were stored
-    olds = [c for c in dedup_candidates(catalog) if "astronaut" in _names(by_url, c.sha256)]
+    olds = [
+        c for c in dedup_candidates(catalog, HASH_VERSION)
+        if "astronaut" in _names(by_url, c.sha256)
+    ]
     record_image_checks(catalog, [
         ImageCheck(c.sha256, "ok", "checked by an older synthset", width=c.width,
                    height=c.height) for c in olds
@@ -263,17 +268,37 @@ def test_missing_hashes_are_computed_on_all_cores_and_stored(checked):
     catalog, by_url = checked
     dedup_images(catalog, DedupOptions())
     expected = current_duplicates(catalog)
-    stored = {c.sha256: c for c in dedup_candidates(catalog)}
+    stored = {c.sha256: c for c in dedup_candidates(catalog, HASH_VERSION)}
     record_image_checks(catalog, [
         ImageCheck(c.sha256, "ok", "checked by an older synthset", width=c.width,
                    height=c.height) for c in stored.values()
     ])
-    assert not any(c.has_hashes() for c in dedup_candidates(catalog))
+    assert not any(c.has_hashes() for c in dedup_candidates(catalog, HASH_VERSION))
     report = dedup_images(catalog, DedupOptions(workers=2))
     assert report.hashed == len(stored) and report.unhashable == 0
     assert current_duplicates(catalog) == expected
-    again = {c.sha256: c for c in dedup_candidates(catalog)}
+    again = {c.sha256: c for c in dedup_candidates(catalog, HASH_VERSION)}
     assert again == stored  # the same hashes `curate check` computed
+
+
+def test_hashes_of_an_older_method_are_recomputed_not_compared(checked):
+    catalog, by_url = checked
+    dedup_images(catalog, DedupOptions())
+    expected = current_duplicates(catalog)
+    stored = {c.sha256: c for c in dedup_candidates(catalog, HASH_VERSION)}
+    record_image_checks(catalog, [  # as an older method left them: other values, no version
+        ImageCheck(c.sha256, "ok", "hashed by an older method", width=c.width, height=c.height,
+                   pixel_sha256=c.pixel_sha256, phash=c.phash ^ 0xFF, dhash=c.dhash ^ 0xFF,
+                   whash=c.whash ^ 0xFF, centre5_phash=c.centre5_phash ^ 0xFF,
+                   centre10_phash=c.centre10_phash ^ 0xFF)
+        for c in stored.values()
+    ])
+    older = dedup_candidates(catalog, HASH_VERSION)
+    assert all(c.phash is None and c.pixel_sha256 is not None for c in older)
+    report = dedup_images(catalog, DedupOptions(workers=1))
+    assert report.hashed == len(stored) and report.unhashable == 0
+    assert current_duplicates(catalog) == expected
+    assert {c.sha256: c for c in dedup_candidates(catalog, HASH_VERSION)} == stored
 
 
 # --- star groups: no chaining ------------------------------------------------------------
@@ -306,13 +331,38 @@ def test_groups_do_not_chain_through_a_middle_image():
     assert [m.distance for m in groups[0].members] == [4, 4]
 
 
+def test_with_verification_a_members_neighbour_is_a_candidate_of_the_keeper_itself():
+    """C is 8 bits from keeper A (outside radius 6) but 4 from A's member B: C is offered
+    to A and joins only if A and C themselves are verified; B and C are never compared."""
+    a, b, c = (replace(_candidate(sha, value, area), centre5_phash=value, centre10_phash=value)
+               for sha, value, area in (("a", BASE, 300), ("b", B_HASH, 200), ("c", C_HASH, 100)))
+    for c_is_a_duplicate in (True, False):
+        asked: list[tuple[str, str]] = []
+
+        def verifier(pairs, held=c_is_a_duplicate, asked=asked):
+            asked.extend(("abc"[i], "abc"[j]) for i, j in pairs)
+            return [Evidence(held or (i, j) != (0, 2), inliers=50, matches=60, scale=1.0,
+                             contained=1.0, cover=1.0, correlation=0.99) for i, j in pairs]
+
+        groups = plan_groups([a, b, c], "phash", 6, verifier=verifier)
+        assert sorted(asked) == [("a", "b"), ("a", "c")]
+        members = {m.sha256: m for g in groups for m in g.members}
+        assert [g.keeper for g in groups] == [a.sha256]
+        assert (c.sha256 in members) is c_is_a_duplicate
+    reason = plan_groups([a, b, c], "phash", 6, verifier=lambda pairs: [
+        Evidence(True, inliers=50, matches=60, scale=1.0, contained=1.0, cover=1.0,
+                 correlation=0.99) for _ in pairs])[0].members[1].reason
+    assert reason.startswith(f"phash distance 8, near member {'b' * 12} to {'a' * 12}; verified:")
+
+
 def test_no_chaining_through_the_catalog(checked):
     catalog, by_url = checked
     a, b, c = (_sha(by_url, name, "png") for name in ("rocket", "brick", "grass"))
-    rows = {r.sha256: r for r in dedup_candidates(catalog)}
+    rows = {r.sha256: r for r in dedup_candidates(catalog, HASH_VERSION)}
     record_image_checks(catalog, [
         ImageCheck(sha, "ok", "constructed hashes", width=rows[sha].width, height=rows[sha].height,
-                   pixel_sha256=rows[sha].pixel_sha256, phash=h, dhash=h, whash=h)
+                   pixel_sha256=rows[sha].pixel_sha256, phash=h, dhash=h, whash=h,
+                   hash_version=HASH_VERSION)
         for sha, h in ((a, BASE), (b, B_HASH), (c, C_HASH))
     ])
     dedup_images(catalog, DedupOptions(threshold=6, verify=False))  # hashes alone decide

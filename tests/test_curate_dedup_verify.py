@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from photo_variants import (
+    EXTRA_TRANSFORMS,
     HARD_NEGATIVES,
     TRANSFORMS,
     encode,
@@ -26,8 +27,10 @@ from textual.widgets import Static
 from catalog import open_catalog
 from catalog.duplicates import (
     break_group,
+    break_member,
     choose_keeper,
     current_duplicates,
+    dedup_candidates,
     duplicate_groups,
 )
 from catalog.harvest import FetchResult, record_fetches
@@ -37,7 +40,7 @@ from curate.check import CheckOptions, check_images
 from curate.cli import cli
 from curate.decode import decode_image
 from curate.dedup import DedupOptions, dedup_images
-from curate.hashing import hamming, perceptual_hashes
+from curate.hashing import HASH_VERSION, hamming, perceptual_hashes
 from curate.pairs import find_candidates
 from curate.review.duplicates import DuplicatesApp, evidence_lines
 from curate.review.protocols import image_widget
@@ -255,3 +258,82 @@ def test_same_framing_does_not_merge_different_drawings_of_one_aspect():
     first, second = (prepare(mirror_cake(random_cake_spec(seed)).convert("RGB"))
                      for seed in (3, 10))
     assert not verify(first, second).duplicate
+
+
+# --- a larger copy visited first must not split an original from its edits -------------
+
+# At full size, the caption-band copy of `cell` (a white band added under the picture, so
+# it is the largest file and the first keeper) is within the radius of these edits and
+# not of the original.
+BAND_SUBJECT = "cell"
+BAND_EDITS = ("jpeg_q25", "half_size", "rotate3", "jpeg_q20", "grayscale", "crop4", "darker20")
+
+
+@pytest.fixture(scope="module")
+def banded(tmp_path_factory: pytest.TempPathFactory):
+    """A checked, deduplicated catalog of the photograph, its caption-band copy and
+    some edits: (data dir, name -> sha256)."""
+    photo = load_photo(BAND_SUBJECT)
+    bodies = {"original": encode(photo), "caption_band": EXTRA_TRANSFORMS["caption_band"](photo)}
+    bodies.update({edit: TRANSFORMS[edit](photo) for edit in BAND_EDITS})
+    data_dir = tmp_path_factory.mktemp("banded") / "data"
+    with open_catalog(data_dir) as catalog:
+        record_fetches(catalog, [FetchResult(_url(BAND_SUBJECT, name), "web", http_status=200,
+                                             body=body) for name, body in bodies.items()])
+        check_images(catalog, CheckOptions(workers=1, shared_urls=0))
+        by_name = {name: catalog.store.put(body).sha256 for name, body in bodies.items()}
+        dedup_images(catalog, DedupOptions(workers=1))
+    return data_dir, by_name
+
+
+@pytest.fixture
+def banded_copy(banded, tmp_path):
+    """A private copy of the banded catalog: (catalog, name -> sha256)."""
+    source, by_name = banded
+    shutil.copytree(source, tmp_path / "data")
+    catalog = open_catalog(tmp_path / "data", create=False)
+    yield catalog, by_name
+    catalog.close()
+
+
+def test_the_larger_copy_is_near_some_edits_and_far_from_the_original(banded_copy):
+    catalog, by_name = banded_copy
+    rows = {c.sha256: c for c in dedup_candidates(catalog, HASH_VERSION)}
+    names = list(by_name)
+    hashes = {h: np.array([getattr(rows[by_name[n]], h) for n in names], dtype=np.int64)
+              for h in ("phash", "centre5_phash", "centre10_phash")}
+    found = find_candidates(hashes, "phash", DedupOptions().threshold, crops=True)
+    pairs = {frozenset((names[a], names[b]))
+             for a, b in zip(found.left.tolist(), found.right.tolist(), strict=True)}
+    assert frozenset(("original", "caption_band")) not in pairs
+    assert sum("caption_band" in pair for pair in pairs) >= 2
+    assert max(rows, key=lambda sha: rows[sha].area) == by_name["caption_band"]
+
+
+def test_the_original_joins_the_larger_copys_group_verified_against_it(banded_copy):
+    catalog, by_name = banded_copy
+    duplicates = current_duplicates(catalog)
+    keeper = by_name["caption_band"]  # the largest picture keeps the group
+    assert keeper not in duplicates
+    assert {name for name, sha in by_name.items() if _group_of(duplicates, sha) == keeper} \
+        == set(by_name)
+    reason = duplicates[by_name["original"]][1]
+    assert "near member " in reason and "; verified: " in reason, reason
+    assert reason.split("; ")[0].endswith(f"to {keeper[:12]}")
+
+
+def test_reruns_keeper_choices_and_not_duplicates_hold_with_members_neighbours(banded_copy):
+    catalog, by_name = banded_copy
+    before = current_duplicates(catalog)
+    assert dedup_images(catalog, DedupOptions(workers=1)).changed == 0
+    assert current_duplicates(catalog) == before
+    original, band = by_name["original"], by_name["caption_band"]
+    choose_keeper(catalog, band, original)
+    dedup_images(catalog, DedupOptions(workers=1))
+    after = current_duplicates(catalog)
+    assert original not in after and after[band][0] == original
+    assert break_member(catalog, band) == original
+    dedup_images(catalog, DedupOptions(workers=1))
+    after = current_duplicates(catalog)
+    assert band not in after  # apart from every image of its former group, so alone
+    assert all(keeper != band for keeper, _ in after.values())

@@ -147,8 +147,9 @@ def check(
     """Judge every fetched URL and stored image with a status and a reason.
 
     Statuses: ok, dead (network error or HTTP >= 400), empty, corrupt, not_image,
-    placeholder, too_small. Only images never checked are judged unless --all;
-    rerunning after an interruption picks up where it stopped.
+    placeholder, too_small. Only images never checked, or whose hashes an older
+    synthset computed by another method, are judged unless --all; rerunning after an
+    interruption picks up where it stopped.
 
     \b
         curate check --recheck --min-side 64

@@ -16,13 +16,13 @@ from curate.dedup import (
     DedupOptions,
     dedup_images,
 )
-from curate.hashing import HASH_FUNCTIONS
+from curate.hashing import PERCEPTUAL_HASHES
 from synthset.cli import data_option
 
 
 @click.command("dedup")
 @data_option
-@click.option("--hash", "hash_name", type=click.Choice(sorted(HASH_FUNCTIONS)),
+@click.option("--hash", "hash_name", type=click.Choice(sorted(PERCEPTUAL_HASHES)),
               default=DEFAULT_HASH, show_default=True, help="Perceptual hash to compare.")
 @click.option("--threshold", type=click.IntRange(0, MAX_THRESHOLD), default=DEFAULT_THRESHOLD,
               show_default=True,
