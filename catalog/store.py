@@ -91,15 +91,11 @@ class ImageStore:
         a rename; folders are made only when missing (a failed call), not checked every time."""
         incoming = self.root / INCOMING_DIR
         try:
-            fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=incoming)
+            tmp = _synced_temp_file(incoming, data)
         except FileNotFoundError:
             incoming.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=incoming)
+            tmp = _synced_temp_file(incoming, data)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
             try:
                 os.replace(tmp, target)
             except FileNotFoundError:
@@ -131,13 +127,23 @@ def write_atomically(target: Path, data: bytes, temp_dir: Path | None = None) ->
     target.parent.mkdir(parents=True, exist_ok=True)
     temp_dir = temp_dir or target.parent
     temp_dir.mkdir(parents=True, exist_ok=True)
+    tmp = _synced_temp_file(temp_dir, data)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _synced_temp_file(temp_dir: Path, data: bytes) -> str:
+    """A new temporary file in ``temp_dir`` holding ``data``, synced to disk; its path."""
     fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=temp_dir)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return tmp

@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import io
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import imagegen
 import numpy as np
@@ -24,7 +27,7 @@ from photo_variants import (
 from PIL import Image
 from textual.widgets import Static
 
-from catalog import open_catalog
+from catalog import Catalog, open_catalog
 from catalog.duplicates import (
     break_group,
     break_member,
@@ -90,10 +93,19 @@ def deduped(tmp_path_factory: pytest.TempPathFactory):
 def fresh(deduped, tmp_path):
     """A private copy of the deduplicated catalog: (catalog, url -> sha256)."""
     source, by_url = deduped
+    with _private_copy(source, tmp_path) as catalog:
+        yield catalog, by_url
+
+
+@contextmanager
+def _private_copy(source: Path, tmp_path: Path) -> Iterator[Catalog]:
+    """The catalog of data directory ``source``, copied under ``tmp_path`` and opened."""
     shutil.copytree(source, tmp_path / "data")
     catalog = open_catalog(tmp_path / "data", create=False)
-    yield catalog, by_url
-    catalog.close()
+    try:
+        yield catalog
+    finally:
+        catalog.close()
 
 
 def _group_of(duplicates: dict[str, tuple[str, str | None]], sha256: str) -> str:
@@ -290,10 +302,8 @@ def banded(tmp_path_factory: pytest.TempPathFactory):
 def banded_copy(banded, tmp_path):
     """A private copy of the banded catalog: (catalog, name -> sha256)."""
     source, by_name = banded
-    shutil.copytree(source, tmp_path / "data")
-    catalog = open_catalog(tmp_path / "data", create=False)
-    yield catalog, by_name
-    catalog.close()
+    with _private_copy(source, tmp_path) as catalog:
+        yield catalog, by_name
 
 
 def test_the_larger_copy_is_near_some_edits_and_far_from_the_original(banded_copy):
