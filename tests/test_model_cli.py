@@ -33,7 +33,7 @@ def test_registry_lists_the_built_in_architectures():
 
 def test_unknown_architecture_lists_the_known_ones():
     with pytest.raises(
-        UnknownArchitecture, match=r"'resnet'; choose one of: conv-vae, keras-example"
+        UnknownArchitecture, match=r"'resnet'; choose one of: conv-vae, conv-vae-ar, keras-example"
     ):
         load_architecture("resnet")
 
@@ -65,7 +65,8 @@ def test_train_errors_are_one_line_with_exit_code_1(tmp_path: Path):
     assert malformed.exit_code == 1 and "must hold a JSON object" in malformed.output
 
     arch = runner.invoke(cli, ["train", str(export), "--out", str(tmp_path / "run"), "--arch", "x"])
-    assert arch.exit_code == 1 and "choose one of: conv-vae, keras-example" in arch.output
+    assert arch.exit_code == 1
+    assert "choose one of: conv-vae, conv-vae-ar, keras-example" in arch.output
     assert not (tmp_path / "run").exists()
 
 

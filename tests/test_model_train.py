@@ -207,6 +207,6 @@ def test_other_likelihoods_train_on_rgb_of_any_size(tmp_path: Path, likelihood: 
 def test_unknown_arch_fails_before_training(shapes: Path, tmp_path: Path):
     from model.train import train
 
-    with pytest.raises(UnknownArchitecture, match="conv-vae, keras-example"):
+    with pytest.raises(UnknownArchitecture, match="conv-vae, conv-vae-ar, keras-example"):
         train(shapes, tmp_path / "run", TrainOptions(arch="nope"))
     assert not (tmp_path / "run").exists()

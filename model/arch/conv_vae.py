@@ -6,8 +6,9 @@ that; stages repeat until the longer side is at most 8 pixels (two stages at 28x
 100x100), so the flattened feature map stays small at any input size. Channels double per stage
 up to 64 at the bottom and start no lower than 16; a dense layer of 512 on each side of z. The
 decoder mirrors it; its last transposed convolution emits the likelihood's parameters directly
-(no wide layer at full resolution), centre-cropped to the input size, and an autoregressive head
-(model.autoregressive) refines each pixel's parameters from the pixels before it.
+(no wide layer at full resolution), centre-cropped to the input size. ``conv-vae-ar`` adds an
+autoregressive head (model.autoregressive) that refines each pixel's parameters from the pixels
+before it: 14% fewer bits/dim, but its samples lose the subject's shape (model/README.md).
 """
 
 from __future__ import annotations
@@ -55,7 +56,22 @@ def build(
     image_shape: tuple[int, int, int], latent_dim: int, params: int = 1
 ) -> tuple[keras.Model, keras.Model]:
     """Build synthset's encoder and decoder for ``image_shape``; the decoder emits ``params``
-    numbers per pixel channel."""
+    numbers per pixel channel from z alone (``conv-vae``)."""
+    return _build(image_shape, latent_dim, params, autoregressive=False)
+
+
+def build_autoregressive(
+    image_shape: tuple[int, int, int], latent_dim: int, params: int = 1
+) -> tuple[keras.Model, keras.Model]:
+    """``conv-vae-ar``: conv-vae whose decoder ends in the autoregressive head, so it maps
+    ``[z, image]`` to each pixel's parameters given the pixels before it."""
+    return _build(image_shape, latent_dim, params, autoregressive=True)
+
+
+def _build(
+    image_shape: tuple[int, int, int], latent_dim: int, params: int, autoregressive: bool
+) -> tuple[keras.Model, keras.Model]:
+    """The encoder and decoder, with or without the autoregressive head."""
     height, width, channels = image_shape
     filters = stage_filters(image_shape)
 
@@ -85,6 +101,8 @@ def build(
     # with many channels (the example's Conv2DTranspose(32) at 100x100) dominates the time.
     x = layers.Conv2DTranspose(channels * params, 3, strides=2, padding="same", name="up0")(x)
     base = crop_to(x, height, width, name="params")
+    if not autoregressive:
+        return encoder, keras.Model(latent, base, name="decoder")
     image = keras.Input(shape=image_shape, name="image")
     out = AutoregressiveHead(params, kernel=AR_KERNEL, units=AR_UNITS, name="autoregressive")(
         [base, image]
