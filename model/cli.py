@@ -190,8 +190,8 @@ def sample(run_dir: Path, count: int, output: Path, seed: int, draw: bool) -> No
     """Decode COUNT draws from the prior into one PNG grid.
 
     Each pixel is the decoder's mean (with --draw: a draw from its distribution); a decoder
-    with an autoregressive head (conv-vae) fills the image pixel by pixel, each pixel given
-    the ones already chosen.
+    with an autoregressive head (conv-vae-ar, the default) fills the image pixel by pixel,
+    each pixel given the ones already chosen.
 
     \b
         model sample runs/cakes -n 64 -o samples.png --seed 1

@@ -35,7 +35,7 @@ class TrainOptions:
     kl_warmup: int = 0
     likelihood: str = "discretized-logistic"
     seed: int = 0
-    arch: str = "conv-vae"
+    arch: str = "conv-vae-ar"
     sample_count: int = 64
     reconstruct_every: int = 10
     reconstruct_count: int = 16

@@ -45,7 +45,8 @@ class DemoSize:
 
 
 # At most 40 epochs: up to 150 (validation still improving, so early stopping never came) made
-# the training alone take over 10 minutes of `make demo` on 2 cores.
+# the training alone take over 10 minutes of `make demo` on 2 cores (the autoregressive head
+# draws its 64 sample frames pixel by pixel every epoch, about 2 s at 100x100).
 FULL = DemoSize(images=400, epochs=40, patience=20, latent_dim=150, samples=64)
 QUICK = DemoSize(images=24, epochs=2, patience=2, latent_dim=16, samples=16)
 OPEN_LICENSES = "cc0,pdm,cc-by,cc-by-sa"  # licence families anyone may share and adapt, credited

@@ -6,9 +6,9 @@ that; stages repeat until the longer side is at most 8 pixels (two stages at 28x
 100x100), so the flattened feature map stays small at any input size. Channels double per stage
 up to 64 at the bottom and start no lower than 16; a dense layer of 512 on each side of z. The
 decoder mirrors it; its last transposed convolution emits the likelihood's parameters directly
-(no wide layer at full resolution), centre-cropped to the input size. ``conv-vae-ar`` adds an
-autoregressive head (model.autoregressive) that refines each pixel's parameters from the pixels
-before it: 14% fewer bits/dim, but its samples lose the subject's shape (model/README.md).
+(no wide layer at full resolution), centre-cropped to the input size. ``conv-vae-ar`` (the
+default) adds an autoregressive head (model.autoregressive) that refines each pixel's parameters
+from the pixels before it: 14% fewer bits/dim on Fashion-MNIST (model/README.md).
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def build(
 def build_autoregressive(
     image_shape: tuple[int, int, int], latent_dim: int, params: int = 1
 ) -> tuple[keras.Model, keras.Model]:
-    """``conv-vae-ar``: conv-vae whose decoder ends in the autoregressive head, so it maps
-    ``[z, image]`` to each pixel's parameters given the pixels before it."""
+    """``conv-vae-ar`` (the default): conv-vae whose decoder ends in the autoregressive head,
+    so it maps ``[z, image]`` to each pixel's parameters given the pixels before it."""
     return _build(image_shape, latent_dim, params, autoregressive=True)
 
 
