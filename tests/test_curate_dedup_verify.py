@@ -42,7 +42,7 @@ from crawler.mirror.drawing import random_cake_spec
 from curate.check import CheckOptions, check_images
 from curate.cli import cli
 from curate.decode import decode_image
-from curate.dedup import DedupOptions, dedup_images
+from curate.dedup import DedupOptions, DedupReport, dedup_images
 from curate.hashing import HASH_VERSION, hamming, perceptual_hashes
 from curate.pairs import find_candidates
 from curate.review.duplicates import DuplicatesApp, evidence_lines
@@ -78,15 +78,21 @@ def _photos() -> dict[str, bytes]:
 def deduped(tmp_path_factory: pytest.TempPathFactory):
     """A checked catalog of the photos, deduplicated at the defaults: (data dir, url -> sha)."""
     data_dir = tmp_path_factory.mktemp("verify") / "data"
-    bodies = _photos()
+    by_url, report = _checked_and_deduplicated(data_dir, _photos())
+    assert report.verified_pairs > 0 and report.rejected_pairs >= 0
+    return data_dir, by_url
+
+
+def _checked_and_deduplicated(data_dir: Path, bodies: dict[str, bytes]) -> tuple[dict, DedupReport]:
+    """Record ``bodies`` (url -> bytes) as fetched, check and deduplicate them at the defaults
+    (one worker): (url -> sha256, the dedup report)."""
     with open_catalog(data_dir) as catalog:
         record_fetches(catalog, [FetchResult(url, "web", http_status=200, body=body)
                                  for url, body in bodies.items()])
         check_images(catalog, CheckOptions(workers=1, shared_urls=0))
         by_url = {url: catalog.store.put(body).sha256 for url, body in bodies.items()}
         report = dedup_images(catalog, DedupOptions(workers=1))
-        assert report.verified_pairs > 0 and report.rejected_pairs >= 0
-    return data_dir, by_url
+    return by_url, report
 
 
 @pytest.fixture
@@ -289,13 +295,10 @@ def banded(tmp_path_factory: pytest.TempPathFactory):
     bodies = {"original": encode(photo), "caption_band": EXTRA_TRANSFORMS["caption_band"](photo)}
     bodies.update({edit: TRANSFORMS[edit](photo) for edit in BAND_EDITS})
     data_dir = tmp_path_factory.mktemp("banded") / "data"
-    with open_catalog(data_dir) as catalog:
-        record_fetches(catalog, [FetchResult(_url(BAND_SUBJECT, name), "web", http_status=200,
-                                             body=body) for name, body in bodies.items()])
-        check_images(catalog, CheckOptions(workers=1, shared_urls=0))
-        by_name = {name: catalog.store.put(body).sha256 for name, body in bodies.items()}
-        dedup_images(catalog, DedupOptions(workers=1))
-    return data_dir, by_name
+    by_url, _ = _checked_and_deduplicated(
+        data_dir, {_url(BAND_SUBJECT, name): body for name, body in bodies.items()}
+    )
+    return data_dir, {name: by_url[_url(BAND_SUBJECT, name)] for name in bodies}
 
 
 @pytest.fixture
