@@ -7,9 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,21 @@ from catalog import CATALOG_FILE, Catalog, open_catalog
 from catalog.harvest import count_urls, pending_urls
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def serving(handler: Any) -> Iterator[str]:
+    """A ThreadingHTTPServer for ``handler`` on 127.0.0.1, port 0, in a thread: its base URL
+    (``http://127.0.0.1:PORT``, no slash); shut down, closed and joined on exit."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 @pytest.fixture

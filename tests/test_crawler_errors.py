@@ -5,15 +5,15 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlite_utils
+from conftest import serving
 
 from catalog import open_catalog
 from crawler.wordnet import WordNet
@@ -204,13 +204,8 @@ class _TextApi(BaseHTTPRequestHandler):
 @pytest.fixture
 def text_api() -> Iterator[str]:
     """The base URL of a :class:`_TextApi` on 127.0.0.1, port 0."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _TextApi)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with serving(_TextApi) as base_url:
+        yield f"{base_url}/"
 
 
 def test_name_falls_back_to_the_api_without_wordnet(text_api: str, tmp_path: Path) -> None:

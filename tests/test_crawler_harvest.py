@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 import sqlite_utils
+from conftest import serving
 
 from catalog import open_catalog
 from crawler.urlsafety import recorded_form
@@ -304,17 +304,8 @@ def page_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", folder
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(functools.partial(Quiet, directory=str(folder))) as base_url:
+        yield f"{base_url}/", folder
 
 
 def test_long_data_uris_on_a_page_are_recorded_short_and_stable(

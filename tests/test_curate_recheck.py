@@ -11,12 +11,13 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 import imagegen
 import pytest
 from click.testing import CliRunner
+from conftest import serving
 
 from catalog import open_catalog
 from catalog.harvest import FetchResult, record_fetches
@@ -144,13 +145,8 @@ class FlakyHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def flaky_server() -> Iterator[str]:
     FlakyHandler.hits = Counter()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(FlakyHandler) as base_url:
+        yield base_url
 
 
 def run_check(data_dir, *args: str):
