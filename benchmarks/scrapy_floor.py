@@ -17,6 +17,7 @@ from typing import Any
 import scrapy
 from scrapy.http import Response
 
+from crawler import settings as synthset_settings
 from crawler.partition import Partition
 
 
@@ -30,11 +31,8 @@ class FloorSpider(scrapy.Spider):
         "ROBOTSTXT_OBEY": False,
         "ITEM_PIPELINES": {},
         "DOWNLOADER_MIDDLEWARES": {
-            "crawler.middlewares.SchemeGuardMiddleware": None,
-            "crawler.middlewares.QuietRobotsTxtMiddleware": None,
-            "crawler.middlewares.BackoffRetryMiddleware": None,
-            "crawler.middlewares.OptOutMiddleware": None,
-            "crawler.middlewares.RetryAfterMiddleware": None,
+            name: None for name in synthset_settings.DOWNLOADER_MIDDLEWARES
+            if name.startswith("crawler.")
         },
         "ADDONS": {},
         "LOG_LEVEL": "WARNING",
