@@ -404,11 +404,9 @@ def plan_groups(
     while True:
         edges = _stars(order, neighbours, pins, apart, verdicts, progress,
                        hashes if verifier else None)
-        untested = sorted({
-            (min(k, j), max(k, j)) for _, (k, j), via in edges
-            if (via is not None or (min(k, j), max(k, j)) in labels)
-            and (min(k, j), max(k, j)) not in verdicts
-        })
+        proposed = {(min(k, j), max(k, j)): via for _, (k, j), via in edges}
+        untested = sorted(pair for pair, via in proposed.items()
+                          if (via is not None or pair in labels) and pair not in verdicts)
         if not untested:
             break
         _verify(untested, verifier, verdicts, report)
