@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo demo-quick test test-fast lint bench clean-demo system-deps
+.PHONY: demo readme-grids demo-quick test test-fast lint bench clean-demo system-deps
 
 # Debian data packages: WordNet 3.0 (offline synset names) and Fashion-MNIST (real VAE data);
 # redis-server for the shared crawl frontier's tests.
@@ -25,6 +25,10 @@ $(STAMP): setup.cfg constraints.txt
 
 demo: system-deps $(STAMP)
 	$(BIN)/python -m synthset.demo --out demo
+
+# The README's grids: the demo's own sample and reconstruction grids, drawn by the same commands.
+readme-grids: demo
+	$(BIN)/python -m synthset.readme_grids --run demo/run --export demo/datasets/demo --out docs
 
 demo-quick: system-deps $(STAMP)
 	$(BIN)/python -m synthset.demo --out demo-quick --quick

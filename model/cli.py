@@ -62,7 +62,11 @@ def cli() -> None:
     "--lr", type=click.FloatRange(min=0, min_open=True), default=DEFAULTS.lr, show_default=True
 )
 @click.option(
-    "--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=DEFAULTS.batch_size,
+    help="Images per step (default: 64, or fewer for a small export so that an epoch takes at "
+    "least 24 steps: 8 for 189 images).",
 )
 @click.option(
     "--epochs",
@@ -94,6 +98,20 @@ def cli() -> None:
     default=DEFAULTS.kl_warmup,
     show_default=True,
     help="Epochs over which the KL weight rises linearly from 0.",
+)
+@click.option(
+    "--aux-weight",
+    type=click.FloatRange(min=0),
+    default=DEFAULTS.aux_weight,
+    show_default=True,
+    help="With an autoregressive decoder (conv-vae-ar): weight of the likelihood of the pixels "
+    "given z alone, which keeps the picture in z (pictures are decoded from it; 0: off).",
+)
+@click.option(
+    "--augment/--no-augment",
+    default=DEFAULTS.augment,
+    show_default=True,
+    help="Flip training images left-right and shift them by up to 4% each epoch.",
 )
 @click.option(
     "--likelihood",

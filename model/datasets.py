@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_FILES = {"train": "train-images-idx3-ubyte", "val": "t10k-images-idx3-ubyte"}
+FASHION_MNIST_LABELS = {"train": "train-labels-idx1-ubyte", "val": "t10k-labels-idx1-ubyte"}
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
 IDX_UBYTE = 0x08
 
 
@@ -64,6 +69,19 @@ def read_idx_images(path: Path, limit: int | None = None) -> np.ndarray:
         count = count if limit is None else min(count, limit)
         data = handle.read(count * rows * cols)
     return np.frombuffer(data, dtype=np.uint8).reshape(count, rows, cols)
+
+
+def read_idx_labels(path: Path, limit: int | None = None) -> np.ndarray:
+    """Read an IDX1 unsigned-byte label file (gzip or plain) into (N,) uint8."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        zero, dtype, dims = struct.unpack(">HBB", handle.read(4))
+        if zero != 0 or dtype != IDX_UBYTE or dims != 1:
+            raise SourceMalformed(f"{path} is not an IDX1 unsigned-byte label file")
+        (count,) = struct.unpack(">I", handle.read(4))
+        count = count if limit is None else min(count, limit)
+        data = handle.read(count)
+    return np.frombuffer(data, dtype=np.uint8)
 
 
 def find_idx(directory: Path, stem: str) -> Path:
@@ -197,6 +215,17 @@ def load_fashion_mnist(
     return {
         split: read_idx_images(find_idx(Path(source), stem), limits[split])[..., None]
         for split, stem in FASHION_MNIST_FILES.items()
+    }
+
+
+def load_fashion_mnist_labels(
+    source: Path = FASHION_MNIST_DIR, train_limit: int | None = None, val_limit: int | None = None
+) -> dict[str, np.ndarray]:
+    """Fashion-MNIST's class labels (0-9, FASHION_MNIST_CLASSES) per split, as (N,) uint8."""
+    limits = {"train": train_limit, "val": val_limit}
+    return {
+        split: read_idx_labels(find_idx(Path(source), stem), limits[split])
+        for split, stem in FASHION_MNIST_LABELS.items()
     }
 
 

@@ -1,8 +1,9 @@
 """Score a trained run on an export's validation split: bits/dim on the 8-bit pixels (the ELBO and
-an importance-weighted bound), active units, copying."""
+an importance-weighted bound), active units, copying, and what the user sees (model.pictures)."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,11 +14,15 @@ from keras import ops
 
 from model.data import Export, load_export
 from model.likelihoods import get_likelihood, honest_name, honest_nll
-from model.sample import PREDICT_BATCH, encode_means, load_run, sample_images
+from model.pictures import reconstruction_scores, sample_scores
+from model.sample import PREDICT_BATCH, encode_means, load_run, reconstruct_images, sample_images
 from model.vae import VAE, gaussian_kl
+from synthset.errors import SynthsetError
 
 ACTIVE_THRESHOLD = 0.01  # variance of a unit's posterior mean over val above which it is active
 MEMORIZATION_IMAGES = 1000  # at most this many samples and val images are compared with train
+PICTURE_IMAGES = 1000  # at most this many val images are reconstructed for the picture measures
+PICTURE_SAMPLES = 256  # samples scored against the data
 DECODE_VALUES = 2**21  # pixel values per decoder call when drawing importance samples
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -29,7 +34,9 @@ class Evaluation:
     ``reconstruction``, ``nats_per_image`` and ``bits_per_dim`` are upper bounds on -log P(x) of
     the 8-bit pixels (see :func:`model.likelihoods.honest_nll`), ``scored_with`` says how;
     ``iw_*`` the importance-weighted bound with ``importance_samples`` z per image (None when
-    not asked for); ``training_loss`` the objective the run was trained on.
+    not asked for); ``training_loss`` the objective the run was trained on. ``reconstruction_*``
+    and ``sample_*``: the picture measures of :mod:`model.pictures`, on the reconstructions and
+    samples exactly as ``model reconstruct`` and ``model sample`` draw them.
     """
 
     n_val: int
@@ -45,9 +52,22 @@ class Evaluation:
     training_loss: float
     active_units: int
     latent_dim: int
-    memorization: float
-    sample_to_train: float
-    val_to_train: float
+    memorization: float | None
+    sample_to_train: float | None
+    val_to_train: float | None
+    memorization_note: str
+    reconstruction_ssim: float
+    reconstruction_ssim_other: float
+    reconstruction_gain: float
+    reconstruction_psnr: float
+    reconstruction_psnr_other: float
+    reconstruction_count: int
+    sample_best_ssim: float
+    sample_coverage: float
+    sample_diversity: float
+    sample_data_diversity: float
+    sample_flat: float
+    sample_count: int
 
     def as_dict(self) -> dict:
         """The scores as a JSON-ready dict."""
@@ -144,10 +164,12 @@ def nearest_distances(queries: np.ndarray, references: np.ndarray, chunk: int = 
 
 
 def memorization_score(
-    vae: VAE, export: Export, count: int = MEMORIZATION_IMAGES, seed: int = 0
+    vae: VAE, export: Export, count: int = MEMORIZATION_IMAGES, seed: int = 0,
+    train: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Median sample-to-nearest-train distance and median val-to-nearest-train distance."""
-    train = export.require_train()
+    """Median sample-to-nearest-train distance and median val-to-nearest-train distance
+    (``train``: the run's training images, by default the export's own)."""
+    train = export.require_train() if train is None else train
     val = export.require_val()[:count]
     samples = sample_images(vae, len(val), seed=seed)
     return (
@@ -157,10 +179,17 @@ def memorization_score(
 
 
 def evaluate_run(
-    vae: VAE, export: Export, seed: int = 0, importance_samples: int = 0
+    vae: VAE,
+    export: Export,
+    seed: int = 0,
+    importance_samples: int = 0,
+    train_images: np.ndarray | None = None,
+    memorization_note: str = "",
 ) -> Evaluation:
     """Score ``vae`` on ``export``'s validation split (see :class:`Evaluation`); with
-    ``importance_samples`` K > 0 also the importance-weighted bound."""
+    ``importance_samples`` K > 0 also the importance-weighted bound. The memorization score
+    compares samples with ``train_images`` (the run's training data), by default the export's
+    training split; with neither it is None and ``memorization_note`` says why."""
     val = export.require_val()
     terms = elbo_terms(vae, val, seed=seed)
     reconstruction = float(terms["reconstruction"].mean())
@@ -171,7 +200,19 @@ def evaluate_run(
         log_weights = importance_log_weights(vae, val, importance_samples, seed=seed)
         iw_nats = float(importance_weighted_nll(log_weights).mean())
     variances = encode_means(vae, val).var(axis=0)
-    sample_dist, val_dist = memorization_score(vae, export, seed=seed)
+    if train_images is None and len(export.train):
+        train_images = export.train
+        memorization_note = f"against the {len(train_images)} training images of {export.path}"
+    sample_dist = val_dist = None
+    if train_images is not None:
+        sample_dist, val_dist = memorization_score(vae, export, seed=seed, train=train_images)
+    shown = val[:PICTURE_IMAGES]
+    pictures = {
+        **reconstruction_scores(shown, reconstruct_images(vae, shown)).as_dict(),
+        **sample_scores(
+            sample_images(vae, PICTURE_SAMPLES, seed=seed), export_images(export), val, seed
+        ).as_dict(),
+    }
     return Evaluation(
         n_val=len(val),
         likelihood=vae.likelihood,
@@ -186,17 +227,61 @@ def evaluate_run(
         training_loss=float((terms["trained"] + vae.kl_weight * terms["kl"]).mean()),
         active_units=int((variances > ACTIVE_THRESHOLD).sum()),
         latent_dim=vae.latent_dim,
-        memorization=sample_dist / val_dist if val_dist > 0 else float("inf"),
+        memorization=memorization_ratio(sample_dist, val_dist),
         sample_to_train=sample_dist,
         val_to_train=val_dist,
+        memorization_note=memorization_note,
+        **pictures,
     )
+
+
+def export_images(export: Export) -> np.ndarray:
+    """Every image of the export, train then val."""
+    return np.concatenate([split for split in (export.train, export.val) if len(split)])
+
+
+def memorization_ratio(sample_dist: float | None, val_dist: float | None) -> float | None:
+    """Sample-to-train over val-to-train distance (None when there was no training data)."""
+    if sample_dist is None or val_dist is None:
+        return None
+    return sample_dist / val_dist if val_dist > 0 else float("inf")
+
+
+def run_training_images(run_dir: Path) -> tuple[np.ndarray | None, str]:
+    """The training images of the run's own export (named in RUN_DIR/train.json), if that
+    export is still there unchanged; else None and the reason."""
+    facts = Path(run_dir) / "train.json"
+    try:
+        dataset = json.loads(facts.read_text(encoding="utf-8"))["dataset"]
+        path = Path(dataset["path"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, f"not available: {facts} does not name the training export"
+    try:
+        trained_on = load_export(path)
+    except SynthsetError as error:
+        return None, f"not available: the training export {path} cannot be read ({error})"
+    if trained_on.dataset_hash != dataset.get("hash") or not len(trained_on.train):
+        return None, f"not available: the training export {path} changed since training"
+    return trained_on.train, f"against the {len(trained_on.train)} training images of {path}"
 
 
 def evaluate(
     run_dir: Path | str, dataset_dir: Path | str, seed: int = 0, importance_samples: int = 0
 ) -> Evaluation:
-    """Load RUN_DIR/model.keras and score it on the export at ``dataset_dir``."""
+    """Load RUN_DIR/model.keras and score it on the export at ``dataset_dir``; an export with a
+    validation split only (a held-out test set) is compared for memorization with the run's
+    own training export (see :func:`run_training_images`)."""
     vae = load_run(run_dir)
+    export = load_export(dataset_dir)
+    export.require_val()
+    train_images, note = None, ""
+    if not len(export.train):
+        train_images, note = run_training_images(Path(run_dir))
     return evaluate_run(
-        vae, load_export(dataset_dir), seed=seed, importance_samples=importance_samples
+        vae,
+        export,
+        seed=seed,
+        importance_samples=importance_samples,
+        train_images=train_images,
+        memorization_note=note,
     )

@@ -24,7 +24,7 @@ from model.callbacks import EpochProgress, EpochTimer, FrameWriter, KLWarmup, Pr
 from model.data import Export, load_export
 from model.errors import RunExists
 from model.likelihoods import get_likelihood
-from model.options import TrainOptions
+from model.options import TrainOptions, auto_batch_size
 from model.sample import MODEL_FILE, fixed_latents
 from model.vae import build_vae
 
@@ -131,6 +131,7 @@ def train(
     train_x = export.require_train()
     val_x = export.require_val() if options.validate else None
     prepare_run_dir(run_dir, options.overwrite)
+    batch_size = options.batch_size or auto_batch_size(len(train_x))
     keras.utils.set_random_seed(options.seed)
 
     vae = build_vae(
@@ -140,6 +141,8 @@ def train(
         options.kl_weight,
         options.likelihood,
         options.seed,
+        aux_weight=options.aux_weight,
+        augment=options.augment,
     )
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate=options.lr))
     monitor = "val_loss" if options.validate else "loss"
@@ -172,7 +175,7 @@ def train(
     started = time.perf_counter()
     fitted = vae.fit(
         train_x,
-        batch_size=options.batch_size,
+        batch_size=batch_size,
         epochs=options.epochs,
         validation_data=(val_x,) if val_x is not None else None,
         shuffle=True,
@@ -211,6 +214,7 @@ def train(
                 "val": len(val_x) if val_x is not None else 0,
             },
             "seed": options.seed,
+            "batch_size": batch_size,
             "versions": library_versions(),
             "parameters": int(vae.count_params()),
             "epochs_run": report.epochs_run,

@@ -57,6 +57,8 @@ class VAE(keras.Model):
         kl_weight: float = 1.0,
         likelihood: str = "bernoulli",
         seed: int | None = None,
+        aux_weight: float = 0.0,
+        augment: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -65,12 +67,20 @@ class VAE(keras.Model):
         self.kl_weight = float(kl_weight)
         self.likelihood = get_likelihood(likelihood).name
         self.seed = seed
+        self.aux_weight = float(aux_weight)
+        self.augment = bool(augment)
         self.sampling = Sampling(seed=seed, name="sampling")
         self.kl_scale = self.add_weight(
             shape=(), initializer="ones", trainable=False, name="kl_scale"
         )
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
+        head = self.head
+        # An autoregressive decoder's trunk: z -> its features, the first of which are the
+        # parameters of every pixel given z alone (what the pictures are decoded from).
+        self.trunk = None if head is None else keras.Model(decoder.inputs[0], head.input[0])
+        self.base_tracker = keras.metrics.Mean(name="base_reconstruction") if head else None
+        self.augmenter = augmenter(seed) if self.augment else None
 
     def build(self, input_shape):
         """Nothing to create: the encoder and decoder arrive built (functional models)."""
@@ -82,20 +92,37 @@ class VAE(keras.Model):
         return int(self.decoder.inputs[0].shape[-1])
 
     def call(self, inputs, training=False):
-        """Encode, sample z, decode: returns a dict with decoded, z_mean and z_log_var."""
+        """Encode, sample z, decode: returns a dict with decoded, z_mean, z_log_var, the image
+        modelled (``target``: the input, flipped and shifted when training with ``augment``)
+        and, for an autoregressive decoder, ``base``: the parameters given z alone."""
+        if training and self.augmenter is not None:
+            inputs = self.augmenter(inputs, training=True)
         z_mean, z_log_var = self.encoder(inputs, training=training)
         z = self.sampling([z_mean, z_log_var])
-        decoded = self.decode(z, inputs, training=training)
-        return {"decoded": decoded, "z_mean": z_mean, "z_log_var": z_log_var}
+        out = {"z_mean": z_mean, "z_log_var": z_log_var, "target": inputs}
+        if self.trunk is None:
+            out["decoded"] = self.decoder(z, training=training)
+            return out
+        features = self.trunk(z, training=training)
+        out["decoded"] = self.head([features, inputs])
+        out["base"] = features[..., : self.head.params * self.image_channels]
+        return out
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Negative ELBO per image (weighted KL), averaged over the batch."""
-        reconstruction = get_likelihood(self.likelihood).nll(x, y_pred["decoded"])
+        """Negative ELBO per image (weighted KL), plus ``aux_weight`` times the z-only
+        decoder's NLL for an autoregressive decoder, averaged over the batch."""
+        likelihood = get_likelihood(self.likelihood)
+        target = y_pred["target"]
+        reconstruction = likelihood.nll(target, y_pred["decoded"])
         kl = gaussian_kl(y_pred["z_mean"], y_pred["z_log_var"])
         weight = self.kl_weight * self.kl_scale if training else self.kl_weight
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
         total = ops.mean(reconstruction + ops.cast(weight, kl.dtype) * kl)
+        if "base" in y_pred:
+            base = likelihood.nll(target, y_pred["base"])
+            self.base_tracker.update_state(base)
+            total = total + self.aux_weight * ops.mean(base)
         losses = [self._aggregate_additional_loss(loss) for loss in self.losses]
         return total + ops.sum(losses) if losses else total
 
@@ -114,15 +141,20 @@ class VAE(keras.Model):
         return self.decoder([z, images], training=training)
 
     def generate(self, z, rng: np.random.Generator | None = None) -> np.ndarray:
-        """Images (N, H, W, C) in [0, 1] for latent codes ``z``: each pixel channel drawn from
-        the decoder's distribution with ``rng``, or without one its mean. An autoregressive
-        decoder goes pixel by pixel, each conditioned on the values already chosen; a plain
-        decoder's mean is the likelihood's mean image (not rounded to 8 bits)."""
+        """Images (N, H, W, C) in [0, 1] for latent codes ``z``: without ``rng`` the mean image
+        of the pixels given z alone (for an autoregressive decoder, its trunk's parameters: the
+        picture z carries, in one pass; not rounded to 8 bits); with ``rng`` every pixel channel
+        drawn from the decoder's distribution, an autoregressive one pixel by pixel, each
+        conditioned on the values already drawn (an exact sample of the model)."""
         head = self.head
-        if head is not None:
-            features = keras.Model(self.decoder.inputs[0], head.input[0])(z, training=False)
+        if head is not None and rng is not None:
+            features = self.trunk(z, training=False)
             return head.generate(ops.convert_to_numpy(features), self.likelihood, rng)
-        out = self.decoder(z, training=False)
+        if head is not None:
+            features = self.trunk(z, training=False)
+            out = features[..., : head.params * self.image_channels]
+        else:
+            out = self.decoder(z, training=False)
         if rng is None:
             return ops.convert_to_numpy(get_likelihood(self.likelihood).mean(out))
         out = ops.convert_to_numpy(out)
@@ -142,6 +174,8 @@ class VAE(keras.Model):
             "kl_weight": self.kl_weight,
             "likelihood": self.likelihood,
             "seed": self.seed,
+            "aux_weight": self.aux_weight,
+            "augment": self.augment,
         }
 
     @classmethod
@@ -153,6 +187,17 @@ class VAE(keras.Model):
         return cls(**config)
 
 
+def augmenter(seed: int | None, shift: float = 0.04) -> keras.Sequential:
+    """Random horizontal flips and shifts of up to ``shift`` of each side (edges repeated)."""
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=seed),
+            keras.layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed),
+        ],
+        name="augment",
+    )
+
+
 def build_vae(
     arch: str,
     image_shape: tuple[int, int, int],
@@ -160,12 +205,25 @@ def build_vae(
     kl_weight: float = 1.0,
     likelihood: str = "bernoulli",
     seed: int | None = None,
+    aux_weight: float = 0.0,
+    augment: bool = False,
 ) -> VAE:
-    """Build a VAE from the architecture registered as ``arch`` (see model.arch)."""
+    """Build a VAE from the architecture registered as ``arch`` (see model.arch); ``aux_weight``
+    weighs the z-only decoder's NLL of an autoregressive decoder, ``augment`` flips and shifts
+    the training images."""
     from model.arch import build_architecture
 
     params = get_likelihood(likelihood).params
     encoder, decoder = build_architecture(arch, image_shape, latent_dim, params)
-    vae = VAE(encoder, decoder, kl_weight=kl_weight, likelihood=likelihood, seed=seed, name="vae")
+    vae = VAE(
+        encoder,
+        decoder,
+        kl_weight=kl_weight,
+        likelihood=likelihood,
+        seed=seed,
+        aux_weight=aux_weight,
+        augment=augment,
+        name="vae",
+    )
     vae.build((None, *image_shape))
     return vae

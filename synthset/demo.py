@@ -27,6 +27,7 @@ from rich.table import Table
 
 from catalog import open_catalog
 from catalog.harvest import stored_hashes
+from synthset.readme_grids import grid_commands
 
 console = Console()
 BIN = Path(sys.executable).parent
@@ -266,8 +267,21 @@ def summary_rows(
         ("exported", export["counts"]["total"]),
         ("epochs", train["stop_epoch"]),
         ("validation bits/dim (8-bit)", round(evaluation["bits_per_dim"], 4)),
-        ("memorization score", round(evaluation["memorization"], 3)),
+        ("reconstructions: SSIM to own input / another's",
+         f"{evaluation['reconstruction_ssim']:.3f} / "
+         f"{evaluation['reconstruction_ssim_other']:.3f}"),
+        ("reconstructions: PSNR (dB)", round(evaluation["reconstruction_psnr"], 1)),
+        ("samples: best SSIM to the data", round(evaluation["sample_best_ssim"], 3)),
+        ("samples: diversity (data's)",
+         f"{evaluation['sample_diversity']:.3f} ({evaluation['sample_data_diversity']:.3f})"),
+        ("memorization score", memorization(evaluation)),
     ]
+
+
+def memorization(evaluation: dict) -> object:
+    """The memorization score, rounded, or why there is none."""
+    score = evaluation["memorization"]
+    return evaluation["memorization_note"] if score is None else round(score, 3)
 
 
 @click.command()
@@ -322,8 +336,9 @@ def main(out: Path, quick: bool) -> None:
         "open-licence card": open_dir / "README.md",
         "credits": open_dir / "ATTRIBUTION.md",
     }
-    run(model, "sample", run_dir, "-n", size.samples, "-o", paths["sample grid"], "--seed", 0)
-    run(model, "reconstruct", run_dir, export_dir, "-o", paths["reconstruction grid"])
+    for command in grid_commands(run_dir, export_dir, paths["sample grid"],
+                                 paths["reconstruction grid"], size.samples):
+        run(*command)
     evaluation = json.loads(run(model, "evaluate", run_dir, export_dir, "--json", capture=True))
     stats = json.loads(run(curate, "stats", "--json", "--data", data, capture=True))
     train = json.loads((run_dir / "train.json").read_text())
