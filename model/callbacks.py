@@ -73,18 +73,22 @@ class EpochTimer(keras.callbacks.Callback):
 class FrameWriter(keras.callbacks.Callback):
     """Write samples/epoch_NNNN.png every epoch and reconstructions/epoch_NNNN.png every N."""
 
-    def __init__(self, run_dir: Path, latents: np.ndarray, originals: np.ndarray, every: int):
+    def __init__(
+        self, run_dir: Path, samples: int, seed: int, originals: np.ndarray, every: int
+    ):
         super().__init__()
         self.run_dir = run_dir
-        self.latents = latents
+        self.samples = samples
+        self.seed = seed
         self.originals = originals
         self.every = every
 
     def on_epoch_end(self, epoch, logs=None):
-        """Decode the fixed latents (and, every N epochs, the fixed images) to PNG grids."""
+        """Decode seeded prior draws (the same noise every epoch, so frames compare) and, every
+        N epochs, the fixed images to PNG grids."""
         number = epoch + 1
         save_grid(
-            decode_images(self.model, self.latents),
+            decode_images(self.model, self.model.sample_prior(self.samples, self.seed)),
             self.run_dir / "samples" / f"epoch_{number:04d}.png",
         )
         if self.every and number % self.every == 0 and len(self.originals):

@@ -108,6 +108,13 @@ def cli() -> None:
     "given z alone, which keeps the picture in z (pictures are decoded from it; 0: off).",
 )
 @click.option(
+    "--prior-components",
+    type=click.IntRange(min=0),
+    default=DEFAULTS.prior_components,
+    show_default=True,
+    help="Learn p(z) as a mixture of this many Gaussians (0: the fixed N(0, I)).",
+)
+@click.option(
     "--augment/--no-augment",
     default=DEFAULTS.augment,
     show_default=True,

@@ -16,7 +16,7 @@ from model.data import Export, load_export
 from model.likelihoods import get_likelihood, honest_name, honest_nll
 from model.pictures import reconstruction_scores, sample_scores
 from model.sample import PREDICT_BATCH, encode_means, load_run, reconstruct_images, sample_images
-from model.vae import VAE, gaussian_kl
+from model.vae import VAE
 from synthset.errors import SynthsetError
 
 ACTIVE_THRESHOLD = 0.01  # variance of a unit's posterior mean over val above which it is active
@@ -86,20 +86,24 @@ def dequantization_noise(images: np.ndarray, seed: int) -> np.ndarray:
 
 def elbo_terms(vae: VAE, images: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     """Per image, in nats, one z sample each: ``reconstruction`` (the honest -log P(x | z)),
-    ``trained`` (the training likelihood's NLL) and ``kl``."""
+    ``trained`` (the training likelihood's NLL), ``kl`` and ``aux`` (the z-only decoder's NLL of
+    an autoregressive decoder, 0 for a plain one)."""
     likelihood = get_likelihood(vae.likelihood)
     sampler = keras.random.SeedGenerator(seed)
     noise = dequantization_noise(images, seed)
-    parts: dict[str, list[np.ndarray]] = {"reconstruction": [], "trained": [], "kl": []}
+    parts: dict[str, list[np.ndarray]] = {"reconstruction": [], "trained": [], "kl": [], "aux": []}
     for i in range(0, len(images), PREDICT_BATCH):
         x = ops.convert_to_tensor(images[i : i + PREDICT_BATCH])
         z_mean, z_log_var = vae.encoder(x, training=False)
         eps = keras.random.normal(ops.shape(z_mean), seed=sampler)
-        decoded = vae.decode(z_mean + ops.exp(0.5 * z_log_var) * eps, x)
+        z = z_mean + ops.exp(0.5 * z_log_var) * eps
+        decoded = vae.decode(z, x)
         u = ops.convert_to_tensor(noise[i : i + PREDICT_BATCH])
         parts["reconstruction"].append(ops.convert_to_numpy(honest_nll(likelihood, x, decoded, u)))
         parts["trained"].append(ops.convert_to_numpy(likelihood.nll(x, decoded)))
-        parts["kl"].append(ops.convert_to_numpy(gaussian_kl(z_mean, z_log_var)))
+        parts["kl"].append(ops.convert_to_numpy(vae.kl(z, z_mean, z_log_var)))
+        aux = np.zeros(len(x)) if vae.trunk is None else likelihood.nll(x, vae.base(z))
+        parts["aux"].append(ops.convert_to_numpy(aux))
     return {key: np.concatenate(values).astype(np.float64) for key, values in parts.items()}
 
 
@@ -134,7 +138,7 @@ def importance_log_weights(
             decoded = vae.decode(ops.reshape(z, (count * n, -1)), tiled_x)
             tiled_u = ops.reshape(ops.broadcast_to(u[None], (count, *u.shape)), (-1, *u.shape[1:]))
             log_px = -ops.reshape(honest_nll(likelihood, tiled_x, decoded, tiled_u), (count, n))
-            log_pz = -0.5 * ops.sum(LOG_2PI + ops.square(z), axis=-1)
+            log_pz = vae.prior_log_prob(z)
             log_qz = -0.5 * ops.sum(LOG_2PI + z_log_var[None] + ops.square(eps), axis=-1)
             out[s : s + count, i : i + n] = ops.convert_to_numpy(log_px + log_pz - log_qz)
     return out
@@ -224,7 +228,9 @@ def evaluate_run(
         importance_samples=importance_samples,
         iw_nats_per_image=iw_nats,
         iw_bits_per_dim=None if iw_nats is None else bits_per_dim(iw_nats, dims),
-        training_loss=float((terms["trained"] + vae.kl_weight * terms["kl"]).mean()),
+        training_loss=float(
+            (terms["trained"] + vae.kl_weight * terms["kl"] + vae.aux_weight * terms["aux"]).mean()
+        ),
         active_units=int((variances > ACTIVE_THRESHOLD).sum()),
         latent_dim=vae.latent_dim,
         memorization=memorization_ratio(sample_dist, val_dist),

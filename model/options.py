@@ -37,6 +37,8 @@ class TrainOptions:
     kl_warmup: int = 0
     aux_weight: float = 1.0
     augment: bool = False
+    prior_components: int = 0
+    lr_schedule: str = "constant"
     likelihood: str = "discretized-logistic"
     seed: int = 0
     arch: str = "conv-vae-ar"

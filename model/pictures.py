@@ -1,8 +1,9 @@
 """Measures of what a user sees: reconstructions beside their inputs, samples beside the data.
 
 Every figure compares images in [0, 1] the way a person compares the grids: SSIM (Wang et al.,
-2004) with a 7x7 uniform window on the valid interior (scikit-image's defaults: K1 0.01, K2 0.03,
-sample covariances), averaged over channels, and PSNR. All of it is numpy on arrays, so it scores
+2004) with a 7x7 uniform window (smaller for images under 7 pixels) on the valid interior
+(scikit-image's defaults: K1 0.01, K2 0.03, sample covariances), averaged over channels, and
+PSNR. All of it is numpy on arrays, so it scores
 any model, and the grids of an older model cut back into tiles (:func:`tiles`).
 
 - Reconstructions: SSIM and PSNR of each image against its own reconstruction, and against the
@@ -31,11 +32,16 @@ MAX_REFERENCES = 2000  # at most this many data images are searched for each sam
 MAX_DIVERSITY_PAIRS = 4096  # pairs of samples compared for the diversity
 
 
-def box_mean(images: np.ndarray) -> np.ndarray:
-    """The mean over every WINDOW x WINDOW window of (N, H, W, C) images: (N, H - 6, W - 6, C)."""
+def window_for(shape: tuple[int, ...]) -> int:
+    """WINDOW, or the largest odd side that fits images smaller than it."""
+    side = min(WINDOW, *shape[1:3])
+    return side if side % 2 else side - 1
+
+
+def box_mean(images: np.ndarray, w: int) -> np.ndarray:
+    """The mean over every w x w window of (N, H, W, C) images: (N, H - w + 1, W - w + 1, C)."""
     padded = np.pad(images.astype(np.float64), ((0, 0), (1, 0), (1, 0), (0, 0)))
     sums = padded.cumsum(axis=1).cumsum(axis=2)
-    w = WINDOW
     window = sums[:, w:, w:] - sums[:, :-w, w:] - sums[:, w:, :-w] + sums[:, :-w, :-w]
     return window / (w * w)
 
@@ -47,31 +53,33 @@ class WindowStats:
     images: np.ndarray
     mean: np.ndarray
     variance: np.ndarray
+    window: int
 
     @classmethod
     def of(cls, images: np.ndarray) -> WindowStats:
         """The window statistics of (N, H, W, C) images."""
         images = np.asarray(images, dtype=np.float64)
-        if min(images.shape[1:3]) < WINDOW:
-            raise ValueError(f"images of {images.shape[1:3]} are smaller than the SSIM window")
-        mean = box_mean(images)
-        correction = WINDOW * WINDOW / (WINDOW * WINDOW - 1.0)
-        variance = (box_mean(images * images) - mean * mean) * correction
-        return cls(images, mean, variance)
+        w = window_for(images.shape)
+        if w < 3:
+            raise ValueError(f"images of {images.shape[1:3]} are too small for SSIM")
+        mean = box_mean(images, w)
+        variance = (box_mean(images * images, w) - mean * mean) * (w * w / (w * w - 1.0))
+        return cls(images, mean, variance, w)
 
     def __len__(self) -> int:
         return len(self.images)
 
     def take(self, index) -> WindowStats:
         """The statistics of the images at ``index``."""
-        return WindowStats(self.images[index], self.mean[index], self.variance[index])
+        return WindowStats(
+            self.images[index], self.mean[index], self.variance[index], self.window
+        )
 
 
 def ssim_stats(a: WindowStats, b: WindowStats) -> np.ndarray:
     """Mean SSIM of each pair (a[i], b[i]) (or broadcast, one against many), per pair."""
-    c1, c2 = K1 * K1, K2 * K2
-    correction = WINDOW * WINDOW / (WINDOW * WINDOW - 1.0)
-    covariance = (box_mean(a.images * b.images) - a.mean * b.mean) * correction
+    c1, c2, w = K1 * K1, K2 * K2, a.window
+    covariance = (box_mean(a.images * b.images, w) - a.mean * b.mean) * (w * w / (w * w - 1.0))
     numerator = (2.0 * a.mean * b.mean + c1) * (2.0 * covariance + c2)
     denominator = (a.mean**2 + b.mean**2 + c1) * (a.variance + b.variance + c2)
     return (numerator / denominator).reshape(numerator.shape[0], -1).mean(axis=1)

@@ -30,6 +30,11 @@ def fixed_latents(latent_dim: int, count: int, seed: int) -> np.ndarray:
     return keras.ops.convert_to_numpy(z).astype(np.float32)
 
 
+def prior_latents(vae: VAE, count: int, seed: int) -> np.ndarray:
+    """``count`` latent codes from the model's prior, seeded (N(0, I) or its learned mixture)."""
+    return vae.sample_prior(count, seed)
+
+
 def decode_images(vae: VAE, z: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
     """Images in [0, 1] for the latent codes ``z``: the decoder's means (pixel by pixel for an
     autoregressive decoder), or with ``rng`` pixels drawn from its distribution."""
@@ -41,7 +46,7 @@ def sample_images(vae: VAE, count: int, seed: int = 0, draw: bool = False) -> np
     """``count`` images decoded from prior samples drawn with ``seed``; with ``draw`` every pixel
     is drawn from the decoder's distribution too (seeded), else set to its mean."""
     rng = np.random.default_rng(seed) if draw else None
-    return decode_images(vae, fixed_latents(vae.latent_dim, count, seed), rng)
+    return decode_images(vae, prior_latents(vae, count, seed), rng)
 
 
 def encode_means(vae: VAE, images: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ import dataclasses
 import importlib.metadata
 import json
 import logging
+import math
 import os
 import platform
 import shutil
@@ -25,11 +26,12 @@ from model.data import Export, load_export
 from model.errors import RunExists
 from model.likelihoods import get_likelihood
 from model.options import TrainOptions, auto_batch_size
-from model.sample import MODEL_FILE, fixed_latents
+from model.sample import MODEL_FILE
 from model.vae import build_vae
 
 log = logging.getLogger(__name__)
 
+LR_FLOOR = 0.1  # the cosine schedule ends at this fraction of --lr
 RUN_OUTPUTS = (MODEL_FILE, "history.csv", "loss.png", "train.json", "samples", "reconstructions")
 
 
@@ -102,6 +104,16 @@ def plot_history(history: dict[str, list[float]], path: Path) -> None:
     figure.savefig(path)
 
 
+def learning_rate(
+    options: TrainOptions, steps: int
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """``options.lr``, constant or (``lr_schedule = "cosine"``) decayed along a half cosine to
+    LR_FLOOR of it over the ``steps`` of all ``options.epochs`` (early stopping may end sooner)."""
+    if options.lr_schedule == "constant":
+        return options.lr
+    return keras.optimizers.schedules.CosineDecay(options.lr, max(1, steps), alpha=LR_FLOOR)
+
+
 def write_json(data: dict[str, Any], path: Path) -> None:
     """Write JSON atomically."""
     temporary = path.with_name(f".{path.name}.tmp")
@@ -143,8 +155,10 @@ def train(
         options.seed,
         aux_weight=options.aux_weight,
         augment=options.augment,
+        prior_components=options.prior_components,
     )
-    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=options.lr))
+    steps = options.epochs * math.ceil(len(train_x) / batch_size)
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate(options, steps)))
     monitor = "val_loss" if options.validate else "loss"
     fixed_images = (val_x if val_x is not None else train_x)[: options.reconstruct_count]
     timer = EpochTimer()
@@ -155,10 +169,7 @@ def train(
             str(run_dir / MODEL_FILE), monitor=monitor, save_best_only=options.validate
         ),
         FrameWriter(
-            run_dir,
-            fixed_latents(options.latent_dim, options.sample_count, options.seed),
-            fixed_images,
-            options.reconstruct_every,
+            run_dir, options.sample_count, options.seed, fixed_images, options.reconstruct_every
         ),
     ]
     if options.kl_warmup > 0:

@@ -8,6 +8,7 @@ from keras import ops
 
 from model.autoregressive import AutoregressiveHead, independent_draws
 from model.likelihoods import get_likelihood
+from model.prior import MixturePrior, gaussian_log_prob
 
 
 @keras.saving.register_keras_serializable(package="synthset")
@@ -59,6 +60,7 @@ class VAE(keras.Model):
         seed: int | None = None,
         aux_weight: float = 0.0,
         augment: bool = False,
+        prior_components: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -81,6 +83,12 @@ class VAE(keras.Model):
         self.trunk = None if head is None else keras.Model(decoder.inputs[0], head.input[0])
         self.base_tracker = keras.metrics.Mean(name="base_reconstruction") if head else None
         self.augmenter = augmenter(seed) if self.augment else None
+        self.prior_components = int(prior_components)
+        self.prior = (
+            MixturePrior(self.latent_dim, self.prior_components, seed=seed, name="prior")
+            if self.prior_components
+            else None
+        )
 
     def build(self, input_shape):
         """Nothing to create: the encoder and decoder arrive built (functional models)."""
@@ -99,14 +107,22 @@ class VAE(keras.Model):
             inputs = self.augmenter(inputs, training=True)
         z_mean, z_log_var = self.encoder(inputs, training=training)
         z = self.sampling([z_mean, z_log_var])
-        out = {"z_mean": z_mean, "z_log_var": z_log_var, "target": inputs}
+        out = {"z": z, "z_mean": z_mean, "z_log_var": z_log_var, "target": inputs}
         if self.trunk is None:
             out["decoded"] = self.decoder(z, training=training)
             return out
         features = self.trunk(z, training=training)
         out["decoded"] = self.head([features, inputs])
-        out["base"] = features[..., : self.head.params * self.image_channels]
+        out["base"] = self.base_of(features)
         return out
+
+    def base_of(self, features):
+        """The likelihood's parameters given z alone: the first of the trunk's features."""
+        return features[..., : self.head.params * self.image_channels]
+
+    def base(self, z):
+        """An autoregressive decoder's parameters of every pixel given ``z`` alone."""
+        return self.base_of(self.trunk(z, training=False))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Negative ELBO per image (weighted KL), plus ``aux_weight`` times the z-only
@@ -114,7 +130,7 @@ class VAE(keras.Model):
         likelihood = get_likelihood(self.likelihood)
         target = y_pred["target"]
         reconstruction = likelihood.nll(target, y_pred["decoded"])
-        kl = gaussian_kl(y_pred["z_mean"], y_pred["z_log_var"])
+        kl = self.kl(y_pred["z"], y_pred["z_mean"], y_pred["z_log_var"])
         weight = self.kl_weight * self.kl_scale if training else self.kl_weight
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
@@ -125,6 +141,26 @@ class VAE(keras.Model):
             total = total + self.aux_weight * ops.mean(base)
         losses = [self._aggregate_additional_loss(loss) for loss in self.losses]
         return total + ops.sum(losses) if losses else total
+
+    def kl(self, z, z_mean, z_log_var):
+        """KL(q(z | x) || p(z)) per row, in nats: exact for the N(0, I) prior, else the
+        one-sample estimate log q(z | x) - log p(z) at the drawn ``z``."""
+        if self.prior is None:
+            return gaussian_kl(z_mean, z_log_var)
+        return gaussian_log_prob(z, z_mean, z_log_var) - self.prior.log_prob(z)
+
+    def prior_log_prob(self, z):
+        """log p(z) per row (z of shape (..., latent_dim))."""
+        if self.prior is None:
+            return gaussian_log_prob(z, ops.zeros_like(z), ops.zeros_like(z))
+        return self.prior.log_prob(z)
+
+    def sample_prior(self, count: int, seed: int) -> np.ndarray:
+        """``count`` latent codes from p(z), seeded: the same seed and weights, the same codes."""
+        if self.prior is None:
+            z = keras.random.normal((count, self.latent_dim), seed=seed)
+            return ops.convert_to_numpy(z).astype(np.float32)
+        return self.prior.sample(count, seed)
 
     @property
     def head(self) -> AutoregressiveHead | None:
@@ -150,11 +186,7 @@ class VAE(keras.Model):
         if head is not None and rng is not None:
             features = self.trunk(z, training=False)
             return head.generate(ops.convert_to_numpy(features), self.likelihood, rng)
-        if head is not None:
-            features = self.trunk(z, training=False)
-            out = features[..., : head.params * self.image_channels]
-        else:
-            out = self.decoder(z, training=False)
+        out = self.base(z) if head is not None else self.decoder(z, training=False)
         if rng is None:
             return ops.convert_to_numpy(get_likelihood(self.likelihood).mean(out))
         out = ops.convert_to_numpy(out)
@@ -176,6 +208,7 @@ class VAE(keras.Model):
             "seed": self.seed,
             "aux_weight": self.aux_weight,
             "augment": self.augment,
+            "prior_components": self.prior_components,
         }
 
     @classmethod
@@ -207,10 +240,12 @@ def build_vae(
     seed: int | None = None,
     aux_weight: float = 0.0,
     augment: bool = False,
+    prior_components: int = 0,
 ) -> VAE:
     """Build a VAE from the architecture registered as ``arch`` (see model.arch); ``aux_weight``
     weighs the z-only decoder's NLL of an autoregressive decoder, ``augment`` flips and shifts
-    the training images."""
+    the training images; ``prior_components`` > 0 learns a mixture prior (model.prior) instead
+    of N(0, I)."""
     from model.arch import build_architecture
 
     params = get_likelihood(likelihood).params
@@ -223,6 +258,7 @@ def build_vae(
         seed=seed,
         aux_weight=aux_weight,
         augment=augment,
+        prior_components=prior_components,
         name="vae",
     )
     vae.build((None, *image_shape))
