@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -96,8 +98,13 @@ def assert_provenance(rows: dict[str, dict], expected: dict[str, dict], wnid: st
         assert row["landing_url"] == row["found_on"] == want["landing_url"]
         assert row["title"] == want["name"]
         assert row["source_id"] == str(want["pageid"])
-        assert row["attribution"] == (f'"{want["name"]}" by {want["creator"]}, '
+        by = f" by {want['creator']}" if want["creator"] else ", See page for author"
+        assert row["attribution"] == (f'"{want["name"]}"{by}, '
                                       f'{want["license_short_name"]}, via Wikimedia Commons')
+        assert row["credit"] == want["credit"]  # the source, kept apart from the creator
+        assert row["attribution_required"] == int(want["attribution_required"])
+        assert row["usage_terms"] == want["usage_terms"]
+        assert row["restrictions"] == want["restrictions"]
 
 
 def assert_fetch_outcomes(rows: dict[str, dict], expected: dict[str, dict],
@@ -211,6 +218,71 @@ def test_licences_counted_by_curate_stats(deep_walk, world) -> None:
     expected = Counter(row["license"] or "unknown" for row in
                        expected_rows(world, files_within(world, 2), 1280).values())
     assert counted == dict(expected) and len(counted) >= 5
+
+
+@pytest.fixture(scope="module")
+def exported(deep_walk, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The deep walk's images checked and exported (all to train), from a copy of its data."""
+    root = tmp_path_factory.mktemp("commons-export")
+    shutil.copytree(deep_walk[0], root / "data")
+    env = {"SYNTHSET_DATA": str(root / "data")}
+    for args in (["check", "--workers", "1"],
+                 ["export", "cakes", "--out", str(root), "--include-unreviewed",
+                  "--val-fraction", "0", "--workers", "1"]):
+        result = CliRunner().invoke(cli, args, env=env)
+        assert result.exit_code == 0, result.output
+    return root / "cakes"
+
+
+def manifest_by_url(folder: Path) -> dict[str, dict[str, str]]:
+    """The export's manifest rows, by source URL."""
+    with (folder / "manifest.csv").open(newline="", encoding="utf-8") as file:
+        return {row["url"]: row for row in csv.DictReader(file)}
+
+
+def test_a_file_with_only_a_credit_has_no_creator_and_its_credit_line_says_so(
+    exported, world
+) -> None:
+    expected = expected_rows(world, files_within(world, 2), commons.DEFAULT_WIDTH)
+    only_credit = {url: row for url, row in expected.items()
+                   if row["creator"] is None and row["kind"] == "ok"}
+    asks = {url for url, row in only_credit.items() if row["license"] not in ("pdm", "cc0-1.0")}
+    assert asks and all(row["credit"].startswith("Birthday cake") for row in only_credit.values())
+    manifest = manifest_by_url(exported)
+    lines = {line.split("`")[1]: line for line in
+             (exported / "ATTRIBUTION.md").read_text(encoding="utf-8").splitlines()
+             if line.startswith("- `")}
+    for url, want in only_credit.items():
+        row = manifest[url]
+        assert (row["creator"], row["credit"]) == ("", want["credit"])
+        if url in asks:
+            line = lines[row["file"]]
+            assert f"by an unknown author ([see page for author]({want['landing_url']}))" in line
+            assert want["credit"] not in line  # a title or a source is no author
+    named = [url for url, row in expected.items() if row["creator"] and url in manifest
+             and manifest[url]["file"] in lines]
+    assert named and all("unknown author" not in lines[manifest[url]["file"]] for url in named)
+
+
+def test_restrictions_and_commons_terms_reach_the_manifest_and_the_card(exported, world) -> None:
+    expected = expected_rows(world, files_within(world, 2), commons.DEFAULT_WIDTH)
+    manifest = manifest_by_url(exported)
+    restricted = {url: row["restrictions"] for url, row in expected.items()
+                  if row["restrictions"] and url in manifest}
+    assert len(restricted) == 2
+    for url, row in manifest.items():
+        want = expected[url]
+        assert row["restrictions"] == (want["restrictions"] or "")
+        assert row["usage_terms"] == want["usage_terms"]
+        assert row["attribution_required"] == str(want["attribution_required"]).lower()
+        assert row["upstream_source"] == row["provider"] == row["mature"] == ""  # Openverse's
+    card = (exported / "README.md").read_text(encoding="utf-8")
+    names = Counter(name for value in restricted.values() for name in value.split("|"))
+    shown = ", ".join(f"{name} ({count})" for name, count in sorted(names.items()))
+    assert f"- Restrictions (`restrictions`): 2 image(s): {shown}." in card
+    required = Counter(row["attribution_required"] for row in manifest.values())
+    assert (f"- Attribution required (`attribution_required`, Commons): "
+            f"yes {required['true']}, no {required['false']}.") in card
 
 
 def test_default_depth_and_width_rounded_up(wiki, world, tmp_path) -> None:
