@@ -391,6 +391,30 @@ def test_artist_html_becomes_text_and_link() -> None:
     assert commons.first_link('<a href="javascript:alert(1)">x</a>', "https://x.test/") is None
 
 
+def test_a_page_with_only_a_credit_names_no_creator() -> None:
+    """The issue's reproduction: a Flickr link as Credit (its text a photo title), CC0."""
+    meta = {"Credit": {"value": '<a rel="nofollow" class="external text" href="https://www.'
+                                'flickr.com/photos/x/1">Birthday cake</a>'},
+            "LicenseShortName": {"value": "CC0"}, "ObjectName": {"value": "Torta gelato 12"}}
+    page = {"pageid": 1, "title": "File:Torta gelato 12.jpg", "imageinfo": [{
+        "url": "https://upload.test/a.jpg", "mime": "image/jpeg", "extmetadata": meta,
+        "descriptionurl": "https://commons.test/wiki/File:Torta_gelato_12.jpg"}]}
+    file = commons.commons_file(page, original=True)
+    provenance = file.provenance()
+    assert (provenance.creator, provenance.creator_url) == (None, None)
+    assert provenance.credit == "Birthday cake"
+    assert provenance.attribution == ('"Torta gelato 12", See page for author, CC0, '
+                                      "via Wikimedia Commons")
+    assert (provenance.attribution_required, provenance.usage_terms,
+            provenance.restrictions) == (None, None, None)  # not said, not guessed
+
+
+def test_restrictions_keep_only_well_formed_names() -> None:
+    assert commons.restriction_list("Personality|trademarked|trademarked||x y|<b>ok</b>") == (
+        "personality|trademarked|ok")
+    assert commons.restriction_list("") is commons.restriction_list(None) is None
+
+
 @pytest.mark.parametrize(("name", "license_id"), [
     ("CC BY-SA 4.0", "cc-by-sa-4.0"), ("CC0", "cc0-1.0"), ("Public domain", "pdm"),
     ("CC BY 2.0 de", "cc-by-2.0-de"), ("CC-BY-SA-3.0", "cc-by-sa-3.0"),

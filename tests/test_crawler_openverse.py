@@ -26,6 +26,7 @@ from test_crawler_harvest import (
 
 from catalog import open_catalog
 from catalog.harvest import pending_urls
+from crawler import openverse
 from crawler.spiders.openverse import TRUNCATED
 from curate.cli import cli
 
@@ -174,6 +175,8 @@ def test_the_card_of_an_export_from_a_truncated_search_says_so(
     assert (f"was truncated: the API counted {count} results, its 12 pages of 20 reached 240; "
             f"{count - 240} were never listed.") in card
     assert "q=ice cream cake" in card.split("was truncated")[0].rsplit("\n", 1)[-1]
+    assert "openimages via flickr (" in card  # Openverse's source and provider, counted
+    assert "- Marked mature by Openverse (`mature`): 0 image(s)." in card
 
 
 def test_mature_results_come_only_with_the_option_and_are_flagged(
@@ -223,6 +226,18 @@ def test_a_registered_client_gets_a_token_and_uses_it(
     images = found(truth, "Ice cream cake")
     assert recorded(data_dir) == {image["url"]: expected(image) for image in images}
     assert CAP_LINE not in log
+
+
+@pytest.mark.parametrize(("page", "results", "unreachable"), [
+    (12, 20, 48),  # the last page it may reach, full: 48 of 288 out of reach
+    (11, 20, 0),  # not the last page yet
+    (12, 7, 0),  # a short last page: the query ran out (counted results it then filtered)
+])
+def test_only_a_full_last_page_leaves_results_out_of_reach(page, results, unreachable) -> None:
+    image = {"id": "x", "url": "https://img.test/x.jpg"}
+    body = json.dumps({"result_count": 288, "page_count": 12, "page": page,
+                       "results": [image] * results}).encode()
+    assert openverse.parse_page(body).unreachable(20) == unreachable
 
 
 def run_failing(mirror: Mirror, data_dir: Path, *args: str,
