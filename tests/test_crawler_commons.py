@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from conftest import Mirror, crawl_then_sigkill, start_mirror, stop_mirror
 from test_crawler_harvest import REPO, TEST_SETTINGS, assert_store_is_clean, crawl, url_rows
 
+from catalog import open_catalog
 from crawler import commons, licenses
 from crawler.middlewares import retry_after_seconds
 from crawler.spiders.commons import CommonsSpider, parse_width
@@ -283,6 +284,24 @@ def test_restrictions_and_commons_terms_reach_the_manifest_and_the_card(exported
     required = Counter(row["attribution_required"] for row in manifest.values())
     assert (f"- Attribution required (`attribution_required`, Commons): "
             f"yes {required['true']}, no {required['false']}.") in card
+
+
+def test_a_catalog_from_before_the_credit_fix_is_corrected_as_docs_sources_says(
+    wiki, world, tmp_path
+) -> None:
+    data_dir = tmp_path / "data"
+    crawl_commons(wiki, data_dir, f"category={ROOT}", "depth=0")
+    expected = expected_rows(world, files_within(world, 0), commons.DEFAULT_WIDTH)
+    with open_catalog(data_dir, create=False) as catalog, catalog.transaction() as conn:
+        conn.execute("""UPDATE urls SET creator = coalesce(creator, credit), credit = NULL,
+                        attribution_required = NULL, usage_terms = NULL, restrictions = NULL""")
+    assert any(row["creator"] == want["credit"] for url, row in url_rows(data_dir).items()
+               if (want := expected[url])["creator"] is None)  # the old, wrong record
+    with open_catalog(data_dir, create=False) as catalog, catalog.transaction() as conn:
+        conn.execute("""UPDATE urls SET creator = NULL, creator_url = NULL, attribution = NULL
+                        WHERE source = 'commons' AND credit IS NULL""")  # docs/sources.md
+    crawl_commons(wiki, data_dir, f"category={ROOT}", "depth=0", "refetch=1")
+    assert_provenance(url_rows(data_dir), expected, wnid=None)
 
 
 def test_default_depth_and_width_rounded_up(wiki, world, tmp_path) -> None:
