@@ -24,7 +24,16 @@ class ExportRow:
     landing_url: str | None = None
     title: str | None = None
     attribution: str | None = None
+    credit: str | None = None
+    attribution_required: bool | None = None
+    usage_terms: str | None = None
+    restrictions: str | None = None
+    upstream_source: str | None = None
+    provider: str | None = None
+    mature: bool | None = None
 
+
+_FLAGS = ("attribution_required", "mature")  # INTEGER 0/1 columns; NULL = not said
 
 # One representative URL per image: one with a known licence first (its terms are the ones the
 # export can state), then one with a synset, then the earliest found, then by text, so the
@@ -33,7 +42,8 @@ class ExportRow:
 _EXPORTABLE = """
 WITH representative AS (
     SELECT sha256, url, wnid, source, license, license_url, creator, creator_url, landing_url,
-           title, attribution,
+           title, attribution, credit, attribution_required, usage_terms, restrictions,
+           upstream_source, provider, mature,
            row_number() OVER (
                PARTITION BY sha256
                ORDER BY (license IS NULL), (wnid IS NULL), discovered_at, url
@@ -42,7 +52,8 @@ WITH representative AS (
     WHERE sha256 IS NOT NULL
 )
 SELECT i.sha256, i.path, r.url, r.wnid, r.source, r.license, r.license_url, r.creator,
-       r.creator_url, r.landing_url, r.title, r.attribution
+       r.creator_url, r.landing_url, r.title, r.attribution, r.credit, r.attribution_required,
+       r.usage_terms, r.restrictions, r.upstream_source, r.provider, r.mature
 FROM images i
 LEFT JOIN decisions d ON d.sha256 = i.sha256
 LEFT JOIN representative r ON r.sha256 = i.sha256 AND r.rank = 1
@@ -62,4 +73,12 @@ def exportable_images(catalog: Catalog, include_unreviewed: bool = False) -> lis
     Rejected, duplicate and not-ok images are never returned.
     """
     rows = catalog.conn.execute(_EXPORTABLE, {"include_unreviewed": int(include_unreviewed)})
-    return [ExportRow(**dict(row)) for row in rows]
+    return [_export_row(dict(row)) for row in rows]
+
+
+def _export_row(values: dict) -> ExportRow:
+    """An ExportRow from a query row, the flags SQLite holds as 0/1 read back as booleans."""
+    for flag in _FLAGS:
+        if values[flag] is not None:
+            values[flag] = bool(values[flag])
+    return ExportRow(**values)

@@ -23,6 +23,13 @@ class Provenance:
     title: str | None = None
     attribution: str | None = None  # a ready-to-print credit line
     source_id: str | None = None  # the source API's own id
+    credit: str | None = None  # Commons' Credit: where the file came from, not who made it
+    attribution_required: bool | None = None  # Commons' AttributionRequired
+    usage_terms: str | None = None  # Commons' UsageTerms: the licence's long name
+    restrictions: str | None = None  # Commons' Restrictions: personality|trademarked|...
+    upstream_source: str | None = None  # Openverse's source: the dataset it indexed
+    provider: str | None = None  # Openverse's provider: the site that hosts the work
+    mature: bool | None = None  # Openverse's mature flag
 
 
 PROVENANCE_FIELDS = tuple(f.name for f in fields(Provenance))

@@ -174,6 +174,19 @@ MIGRATIONS: dict[int, str] = {
     -- row hashed before versions were recorded (method 1). Other versions are recomputed.
     ALTER TABLE images ADD COLUMN hash_version INTEGER;
     """,
+    9: """
+    -- What the sources say beyond licence and creator (docs/sources.md). Commons: Credit is
+    -- the file's source ("Own work", a Flickr page), never its author; AttributionRequired,
+    -- UsageTerms and Restrictions (personality rights, trademarks...) as extmetadata gives
+    -- them. Openverse: its source (the dataset) and provider, and its mature flag.
+    ALTER TABLE urls ADD COLUMN credit TEXT;
+    ALTER TABLE urls ADD COLUMN attribution_required INTEGER;  -- 1, 0; NULL = not said
+    ALTER TABLE urls ADD COLUMN usage_terms TEXT;
+    ALTER TABLE urls ADD COLUMN restrictions TEXT;  -- Commons' own words, |-separated
+    ALTER TABLE urls ADD COLUMN upstream_source TEXT;  -- Openverse's source (flickr, ...)
+    ALTER TABLE urls ADD COLUMN provider TEXT;
+    ALTER TABLE urls ADD COLUMN mature INTEGER;  -- 1, 0; NULL = not said
+    """,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -32,9 +32,13 @@ FILE_NAMESPACE = 6
 CATEGORY_PREFIX = "Category:"
 FILE_PREFIX = "File:"
 IIPROP = "url|size|mime|sha1|extmetadata"
-EXTMETADATA = "ObjectName|Artist|Credit|LicenseShortName|LicenseUrl|AttributionRequired"
+EXTMETADATA = ("ObjectName|Artist|Credit|LicenseShortName|LicenseUrl|AttributionRequired|"
+               "UsageTerms|Restrictions")
 VIA = "via Wikimedia Commons"
+# What Commons' "Use this file" credit says in place of an author no Artist names.
+NO_AUTHOR = "See page for author"
 MAX_TEXT = 500  # characters kept of a creator or title (Artist fields can be whole essays)
+_RESTRICTION = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")  # restriction-<name> classes' names
 
 
 def thumb_width(requested: int) -> int:
@@ -150,8 +154,12 @@ def first_link(fragment: str | None, base: str) -> str | None:
 
 
 def attribution(title: str, creator: str | None, license_name: str | None) -> str:
-    """A TASL credit line: ``"Title" by Creator, CC BY-SA 4.0, via Wikimedia Commons``."""
-    line = f'"{title}"' + (f" by {creator}" if creator else "")
+    """A TASL credit line: ``"Title" by Creator, CC BY-SA 4.0, via Wikimedia Commons``.
+
+    Without a creator it says so as Commons' "Use this file" credit does:
+    ``"Title", See page for author, CC0, via Wikimedia Commons``.
+    """
+    line = f'"{title}"' + (f" by {creator}" if creator else f", {NO_AUTHOR}")
     return f"{line}, {license_name or 'licence unknown'}, {VIA}"
 
 
@@ -169,10 +177,12 @@ class CommonsFile:
     license: str | None  # our id (cc-by-sa-4.0)
     license_name: str | None  # as Commons writes it (CC BY-SA 4.0)
     license_url: str | None
-    creator: str | None
+    creator: str | None  # Artist: the author; None when the file page names none
     creator_url: str | None
-    credit: str | None
+    credit: str | None  # Credit: the source ("Own work", the page it was copied from)
     attribution_required: bool | None
+    usage_terms: str | None  # the licence's long name
+    restrictions: str | None  # personality|trademarked|...: limits beyond the licence
     name: str  # ObjectName, or the title without File: and extension
 
     @property
@@ -181,17 +191,20 @@ class CommonsFile:
         return self.mime.startswith("image/")
 
     def provenance(self) -> Provenance:
-        """What the catalog records about the file (creator falls back to the credit)."""
-        creator = self.creator or self.credit
+        """What the catalog records about the file; the credit is the source, not the creator."""
         return Provenance(
             license=self.license,
             license_url=self.license_url,
-            creator=creator,
+            creator=self.creator,
             creator_url=self.creator_url,
             landing_url=self.landing_url,
             title=self.name,
-            attribution=attribution(self.name, creator, self.license_name),
+            attribution=attribution(self.name, self.creator, self.license_name),
             source_id=str(self.pageid),
+            credit=self.credit,
+            attribution_required=self.attribution_required,
+            usage_terms=self.usage_terms,
+            restrictions=self.restrictions,
         )
 
 
@@ -204,6 +217,14 @@ def _meta(extmetadata: Mapping[str, Any], key: str) -> str | None:
 def _file_name(title: str) -> str:
     name = title[len(FILE_PREFIX):] if title.startswith(FILE_PREFIX) else title
     return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def restriction_list(value: str | None) -> str | None:
+    """Commons' ``Restrictions`` (``personality|trademarked``): the class suffixes of the file
+    page's restriction templates, |-separated; only the well-formed names are kept."""
+    names = [name.strip() for name in (plain_text(value) or "").lower().split("|")]
+    names = [name for name in names if _RESTRICTION.match(name)]
+    return "|".join(dict.fromkeys(names)) or None
 
 
 def commons_file(page: Mapping[str, Any], original: bool) -> CommonsFile | None:
@@ -236,6 +257,8 @@ def commons_file(page: Mapping[str, Any], original: bool) -> CommonsFile | None:
         creator_url=first_link(artist, landing or info["url"]),
         credit=plain_text(_meta(meta, "Credit")),
         attribution_required=None if required is None else required.lower() == "true",
+        usage_terms=plain_text(_meta(meta, "UsageTerms")),
+        restrictions=restriction_list(_meta(meta, "Restrictions")),
         name=name[:MAX_TEXT],
     )
 

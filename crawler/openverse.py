@@ -1,11 +1,15 @@
 """The Openverse image search API (api.openverse.org/v1/): search URLs, answers, tokens.
 
-Reference: https://api.openverse.org/v1/ and docs.openverse.org/api/user/. A search is
-``GET images/?q=&license=&license_type=&source=&page=&page_size=``; its answer carries
-``result_count``, ``page_count``, ``page`` and ``results``. Anonymous callers may ask for at
-most 20 results a page and reach only so deep into a query (a page past the cap answers
-400 naming ``page``); a registered client trades its credentials for a bearer token at
-``POST auth_tokens/token/`` (form data, ``grant_type=client_credentials``).
+Reference: https://api.openverse.org/v1/ and docs.openverse.org/api/user/ (docs/sources.md
+says what each field we keep means). A search is ``GET images/?q=&license=&license_type=
+&source=&mature=&page=&page_size=``; its answer carries ``result_count``, ``page_count``,
+``page`` and ``results``. ``page_count`` is already capped at the pages the caller may reach
+while ``result_count`` is not, so a query can count more results than its pages hold.
+Anonymous callers may ask for at most 20 results a page and reach only so deep into a query
+(a page past the cap answers 400 naming ``page``); a registered client trades its
+credentials for a bearer token at ``POST auth_tokens/token/`` (form data,
+``grant_type=client_credentials``). Results the API marks ``mature`` are left out unless
+``mature=true`` is asked for.
 """
 
 from __future__ import annotations
@@ -43,11 +47,13 @@ class SearchQuery:
     license: tuple[str, ...] = ()
     license_type: tuple[str, ...] = ()
     source: tuple[str, ...] = ()
+    mature: bool = False  # ask for results marked mature too (the API leaves them out)
 
     def params(self, page: int, page_size: int) -> dict[str, str]:
         """The query string's parameters for ``page``, empty filters left out."""
         params = {"q": self.q, "license": ",".join(self.license),
                   "license_type": ",".join(self.license_type), "source": ",".join(self.source),
+                  "mature": "true" if self.mature else "",
                   "page": str(page), "page_size": str(page_size)}
         return {name: value for name, value in params.items() if value}
 
@@ -66,16 +72,20 @@ class OpenverseImage:
     license_version: str | None
     license_url: str | None
     attribution: str | None
-    source: str | None
+    source: str | None  # the dataset Openverse indexed it from (flickr, wikimedia, ...)
+    provider: str | None  # the site that hosts the work; may differ from the source
+    mature: bool | None  # marked mature (sensitive) by Openverse
     detail_url: str | None
 
     def provenance(self) -> Provenance:
-        """The catalog's provenance: licence as a short id, the landing page, the Openverse id."""
+        """The catalog's provenance: licence as a short id, the landing page, the Openverse
+        id, its source, provider and mature flag."""
         return Provenance(
             license=licenses.from_openverse(self.license, self.license_version),
             license_url=self.license_url, creator=self.creator, creator_url=self.creator_url,
             landing_url=self.foreign_landing_url, title=self.title,
             attribution=self.attribution, source_id=self.id,
+            upstream_source=self.source, provider=self.provider, mature=self.mature,
         )
 
 
@@ -87,6 +97,15 @@ class SearchPage:
     page_count: int
     page: int
     results: list[OpenverseImage]
+
+    def unreachable(self, page_size: int) -> int:
+        """On the last page the API lets the caller reach, when it is full: how many of
+        ``result_count`` no page holds. 0 on any other page, and on a short last page (the
+        query ran out: the API counts results it then filters, such as dead links)."""
+        if self.page < self.page_count or len(self.results) < page_size:
+            return 0
+        reached = (self.page - 1) * page_size + len(self.results)
+        return max(0, self.result_count - reached)
 
 
 def search_url(api_url: str, query: SearchQuery, page: int, page_size: int) -> str:
@@ -177,7 +196,9 @@ def _image(item: Any) -> OpenverseImage | None:
         creator=_text(item, "creator"), creator_url=_text(item, "creator_url"),
         license=_text(item, "license"), license_version=_text(item, "license_version"),
         license_url=_text(item, "license_url"), attribution=_text(item, "attribution"),
-        source=_text(item, "source"), detail_url=_text(item, "detail_url"),
+        source=_text(item, "source"), provider=_text(item, "provider"),
+        mature=item["mature"] if isinstance(item.get("mature"), bool) else None,
+        detail_url=_text(item, "detail_url"),
     )
 
 

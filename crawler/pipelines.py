@@ -226,6 +226,10 @@ class CatalogPipeline:
         if self.catalog is None:
             return
         stats = dict(sorted(self.counts.items()))
+        run_notes: Callable[[], dict[str, Any]] | None = getattr(
+            self.crawler.spider if self.crawler else None, "run_notes", None)
+        if run_notes:
+            stats.update(run_notes())  # what the spider learnt, such as a truncated search
         if self.run_id is not None:
             finish_run(self.catalog, self.run_id, stats)
         logger.info("harvest recorded: %(stats)s", {"stats": stats})

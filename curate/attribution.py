@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from catalog.exports import ExportRow
+from crawler.commons import NO_AUTHOR
 from curate.licenses import parse_license
 
 ATTRIBUTION_FILE = "ATTRIBUTION.md"
@@ -52,11 +53,18 @@ def asks_for_credit(license_id: str | None) -> bool:
 
 
 def credit_line(image: Exported) -> str:
-    """Title, author, source and licence of one image, as CC's attribution guide asks."""
+    """Title, author, source and licence of one image, as CC's attribution guide asks.
+
+    An author the source does not name is said to be unknown, with a link to the page that
+    describes the image, as Commons' own "Use this file" credit does ("See page for author");
+    a source's credit or title is never put in the author's place.
+    """
     row = image.row
     license = parse_license(row.license or "")
-    title = link(plain_text(row.title) or "Untitled", row.landing_url or row.url)
-    creator = link(plain_text(row.creator), row.creator_url) if row.creator else "unknown creator"
+    page = row.landing_url or row.url
+    title = link(plain_text(row.title) or "Untitled", page)
+    creator = (link(plain_text(row.creator), row.creator_url) if row.creator
+               else f"an unknown author ({link(NO_AUTHOR.lower(), page)})")
     terms = link(plain_text(license.name), row.license_url or license.canonical_url)
     return f"- `{image.file}`: {title} by {creator}, licensed under {terms}."
 

@@ -45,8 +45,9 @@ SIZE_CATEGORIES = (  # Hugging Face's buckets: (upper bound, label)
 OPT_OUT_TOKENS = {"robots": "refused by robots.txt", "opted_out": "opted out (X-Robots-Tag)"}
 # Run arguments that say what a crawl looked for, in the order the card lists them.
 QUERY_ARGS = ("category", "search", "q", "query", "wnid", "synset", "hyponyms", "start_urls",
-              "urls_file", "archive", "depth", "license", "license_type", "source", "limit",
-              "dir")
+              "urls_file", "archive", "depth", "license", "license_type", "source", "mature",
+              "limit", "dir")
+TRUNCATED_NOTE = "openverse_truncated"  # runs.stats key (crawler/spiders/openverse.py)
 IMAGE_STATUSES = ("empty", "corrupt", "not_image", "placeholder", "too_small")
 
 
@@ -288,10 +289,73 @@ def _licenses(facts: ExportFacts) -> list[str]:
     return [*lines, ""]
 
 
-def _limitations(facts: ExportFacts) -> list[str]:
+def _counted(values: Counter) -> str:
+    """``a (2), b (1)``: each value and its count, most frequent first, then by name."""
+    ranked = sorted(values.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{plain_text(value, 120)} ({count})" for value, count in ranked)
+
+
+def _source_terms(facts: ExportFacts) -> list[str]:
+    """What the sources say beyond licence and creator (docs/sources.md), as counts."""
+    rows = [image.row for image in facts.images]
+    restricted = Counter(name for row in rows for name in (row.restrictions or "").split("|")
+                         if name)
+    with_restrictions = sum(1 for row in rows if row.restrictions)
+    required = Counter(row.attribution_required for row in rows
+                       if row.attribution_required is not None)
+    terms = Counter(row.usage_terms for row in rows if row.usage_terms)
+    no_author = sum(1 for row in rows if not row.creator)
+    credited = sum(1 for row in rows if row.credit)
+    mature = sum(1 for row in rows if row.mature)
+    providers = Counter(f"{row.upstream_source or '?'} via {row.provider or '?'}" for row in rows
+                        if row.upstream_source or row.provider)
+    lines = ["## What the sources say", "",
+             "Beyond licence and creator (columns of `manifest.csv`; docs/sources.md in "
+             "synthset says what each source means by them):", ""]
+    lines.append(f"- Restrictions (`restrictions`): {with_restrictions} image(s)"
+                 + (f": {_counted(restricted)}. A licence does not clear personality rights, "
+                    "trademarks or insignia: check them before use." if with_restrictions
+                    else "."))
+    if required:
+        lines.append(f"- Attribution required (`attribution_required`, Commons): "
+                     f"yes {required[True]}, no {required[False]}.")
+    if terms:
+        lines.append(f"- Usage terms (`usage_terms`, Commons): {_counted(terms)}.")
+    lines.append(f"- No author named by the source: {no_author} image(s); where a credit is "
+                 "due, their line in ATTRIBUTION.md says the author is unknown and points to "
+                 "the page that describes the image.")
+    if credited:
+        lines.append(f"- Commons' credit (`credit`: the file's source, not its author): "
+                     f"{credited} image(s).")
+    if providers:
+        lines.append(f"- Openverse source via provider (`upstream_source`, `provider`): "
+                     f"{_counted(providers)}.")
+    if any(row.source == "openverse" for row in rows):
+        lines.append(f"- Marked mature by Openverse (`mature`): {mature} image(s).")
+    return [*lines, ""]
+
+
+def _truncated_searches(catalog: Catalog) -> list[str]:
+    """One line per harvest run whose search counted more results than its pages reached."""
+    lines = []
+    for run in harvest_runs(catalog):
+        note = run.stats.get(TRUNCATED_NOTE)
+        if not isinstance(note, dict):
+            continue
+        lines.append(
+            f"- The search of run {run.id} (`{run.command}`: {_run_arguments(run)}) was "
+            f"truncated: the API counted {note.get('result_count', '?')} results, its "
+            f"{note.get('pages', '?')} pages of {note.get('page_size', '?')} reached "
+            f"{note.get('listed', '?')}; {note.get('left', '?')} were never listed. A narrower "
+            "query or a registered Openverse client reaches more."
+        )
+    return lines
+
+
+def _limitations(catalog: Catalog, facts: ExportFacts) -> list[str]:
     unknown = sum(1 for image in facts.images if not image.row.license)
     sources = {image.row.source for image in facts.images}
-    lines = ["## Known limitations", ""]
+    lines = ["## Known limitations", "", *_truncated_searches(catalog)]
     if unknown:
         lines.append(f"- {unknown} images have no licence recorded by their source: ask their "
                      "owners before redistributing them, or re-export with `--license`.")
@@ -315,6 +379,6 @@ def dataset_card(catalog: Catalog, facts: ExportFacts) -> str:
     sections = [
         _header(catalog, facts), _intro(facts), _sources(catalog, facts), _politeness(catalog),
         _stages(catalog, facts), _screening(catalog, facts), _preprocessing(facts),
-        _splits(facts), _licenses(facts), _limitations(facts),
+        _splits(facts), _licenses(facts), _source_terms(facts), _limitations(catalog, facts),
     ]
     return "\n".join(line for section in sections for line in section).rstrip("\n") + "\n"

@@ -310,6 +310,15 @@ def find_placeholders(catalog: Catalog, options: CheckOptions) -> tuple[list[tup
     return sorted(marks.items()), matched
 
 
+def smallest_too_small_side(catalog: Catalog) -> int | None:
+    """The shorter side, in pixels, of the smallest image judged too_small (None: none is):
+    the largest ``--min-side`` that admits every one of them."""
+    row = catalog.conn.execute(
+        "SELECT min(min(width, height)) FROM images WHERE status = 'too_small'"
+    ).fetchone()
+    return row[0]
+
+
 def check_images(
     catalog: Catalog, options: CheckOptions, progress: Progress | None = None
 ) -> CheckReport:

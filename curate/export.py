@@ -302,7 +302,12 @@ class _Written:
              "url": image.row.url, "wnid": image.row.wnid, "source": image.row.source,
              "split": image.split, "license": image.row.license,
              "license_url": image.row.license_url, "creator": image.row.creator,
-             "landing_url": image.row.landing_url, "attribution": image.row.attribution}
+             "landing_url": image.row.landing_url, "attribution": image.row.attribution,
+             "credit": image.row.credit,
+             "attribution_required": _flag(image.row.attribution_required),
+             "usage_terms": image.row.usage_terms, "restrictions": image.row.restrictions,
+             "upstream_source": image.row.upstream_source, "provider": image.row.provider,
+             "mature": _flag(image.row.mature)}
             for index, image in enumerate(self.images)
         ]
 
@@ -311,6 +316,11 @@ class _Written:
         val = sum(1 for image in self.images if image.split == "val")
         total = len(self.images)
         return {"total": total, "train": total - val, "val": val, "skipped": len(self.skipped)}
+
+
+def _flag(value: bool | None) -> str | None:
+    """A yes/no fact for the manifest: ``true``, ``false``, or None (empty: not said)."""
+    return None if value is None else str(value).lower()
 
 
 def _write_files(

@@ -30,6 +30,9 @@ READABLE_VERSIONS = (1, 2)
 MANIFEST_FIELDS = (
     "index", "file", "sha256", "url", "wnid", "source", "split",
     "license", "license_url", "creator", "landing_url", "attribution",
+    # what the source says beyond licence and creator (docs/sources.md); new columns go last
+    "credit", "attribution_required", "usage_terms", "restrictions",
+    "upstream_source", "provider", "mature",
 )
 METADATA_FIELDS = tuple(c for c in MANIFEST_FIELDS if c not in ("file", "split"))
 REQUIRED_COLUMNS = ("index", "file", "split")

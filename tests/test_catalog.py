@@ -202,3 +202,30 @@ def test_a_version_4_catalog_keeps_its_rows_through_the_provenance_migration(dat
         indexes = {r[0] for r in catalog.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'urls'")}
         assert {"urls_sha256", "urls_wnid", "urls_fetched_at", "urls_license"} <= indexes
+
+
+def test_a_version_8_catalog_gains_the_source_terms_columns_and_they_round_trip(data_dir):
+    data_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(data_dir / "catalog.db")
+    for version in sorted(v for v in MIGRATIONS if v <= 8):
+        for statement in split_statements(MIGRATIONS[version]):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 8")
+    conn.execute("INSERT INTO urls (url, source, discovered_at, license, creator) VALUES "
+                 "('http://h/old.jpg', 'commons', '2025-01-01', 'cc0-1.0', 'A. Baker')")
+    conn.commit()
+    conn.close()
+    said = Provenance(license="cc-by-4.0", credit="Own work", attribution_required=True,
+                      usage_terms="Creative Commons Attribution 4.0",
+                      restrictions="personality|trademarked", upstream_source="openimages",
+                      provider="flickr", mature=False)
+    with open_catalog(data_dir) as catalog:
+        old = dict(catalog.conn.execute("SELECT * FROM urls").fetchone())
+        assert (old["license"], old["creator"]) == ("cc0-1.0", "A. Baker")
+        assert all(old[name] is None for name in ("credit", "attribution_required",
+                                                  "usage_terms", "restrictions",
+                                                  "upstream_source", "provider", "mature"))
+        record_discovered(catalog, [DiscoveredUrl("http://h/new.jpg", "openverse",
+                                                  provenance=said)])
+        pending = {d.url: d.provenance for d in pending_urls(catalog)}
+    assert pending["http://h/new.jpg"] == said

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -21,6 +23,7 @@ from click.testing import CliRunner
 from conftest import Mirror, crawl_then_sigkill, start_mirror, stop_mirror
 from test_crawler_harvest import REPO, TEST_SETTINGS, assert_store_is_clean, crawl, url_rows
 
+from catalog import open_catalog
 from crawler import commons, licenses
 from crawler.middlewares import retry_after_seconds
 from crawler.spiders.commons import CommonsSpider, parse_width
@@ -96,8 +99,13 @@ def assert_provenance(rows: dict[str, dict], expected: dict[str, dict], wnid: st
         assert row["landing_url"] == row["found_on"] == want["landing_url"]
         assert row["title"] == want["name"]
         assert row["source_id"] == str(want["pageid"])
-        assert row["attribution"] == (f'"{want["name"]}" by {want["creator"]}, '
+        by = f" by {want['creator']}" if want["creator"] else ", See page for author"
+        assert row["attribution"] == (f'"{want["name"]}"{by}, '
                                       f'{want["license_short_name"]}, via Wikimedia Commons')
+        assert row["credit"] == want["credit"]  # the source, kept apart from the creator
+        assert row["attribution_required"] == int(want["attribution_required"])
+        assert row["usage_terms"] == want["usage_terms"]
+        assert row["restrictions"] == want["restrictions"]
 
 
 def assert_fetch_outcomes(rows: dict[str, dict], expected: dict[str, dict],
@@ -213,6 +221,89 @@ def test_licences_counted_by_curate_stats(deep_walk, world) -> None:
     assert counted == dict(expected) and len(counted) >= 5
 
 
+@pytest.fixture(scope="module")
+def exported(deep_walk, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The deep walk's images checked and exported (all to train), from a copy of its data."""
+    root = tmp_path_factory.mktemp("commons-export")
+    shutil.copytree(deep_walk[0], root / "data")
+    env = {"SYNTHSET_DATA": str(root / "data")}
+    for args in (["check", "--workers", "1"],
+                 ["export", "cakes", "--out", str(root), "--include-unreviewed",
+                  "--val-fraction", "0", "--workers", "1"]):
+        result = CliRunner().invoke(cli, args, env=env)
+        assert result.exit_code == 0, result.output
+    return root / "cakes"
+
+
+def manifest_by_url(folder: Path) -> dict[str, dict[str, str]]:
+    """The export's manifest rows, by source URL."""
+    with (folder / "manifest.csv").open(newline="", encoding="utf-8") as file:
+        return {row["url"]: row for row in csv.DictReader(file)}
+
+
+def test_a_file_with_only_a_credit_has_no_creator_and_its_credit_line_says_so(
+    exported, world
+) -> None:
+    expected = expected_rows(world, files_within(world, 2), commons.DEFAULT_WIDTH)
+    only_credit = {url: row for url, row in expected.items()
+                   if row["creator"] is None and row["kind"] == "ok"}
+    asks = {url for url, row in only_credit.items() if row["license"] not in ("pdm", "cc0-1.0")}
+    assert asks and all(row["credit"].startswith("Birthday cake") for row in only_credit.values())
+    manifest = manifest_by_url(exported)
+    lines = {line.split("`")[1]: line for line in
+             (exported / "ATTRIBUTION.md").read_text(encoding="utf-8").splitlines()
+             if line.startswith("- `")}
+    for url, want in only_credit.items():
+        row = manifest[url]
+        assert (row["creator"], row["credit"]) == ("", want["credit"])
+        if url in asks:
+            line = lines[row["file"]]
+            assert f"by an unknown author ([see page for author]({want['landing_url']}))" in line
+            assert want["credit"] not in line  # a title or a source is no author
+    named = [url for url, row in expected.items() if row["creator"] and url in manifest
+             and manifest[url]["file"] in lines]
+    assert named and all("unknown author" not in lines[manifest[url]["file"]] for url in named)
+
+
+def test_restrictions_and_commons_terms_reach_the_manifest_and_the_card(exported, world) -> None:
+    expected = expected_rows(world, files_within(world, 2), commons.DEFAULT_WIDTH)
+    manifest = manifest_by_url(exported)
+    restricted = {url: row["restrictions"] for url, row in expected.items()
+                  if row["restrictions"] and url in manifest}
+    assert len(restricted) == 2
+    for url, row in manifest.items():
+        want = expected[url]
+        assert row["restrictions"] == (want["restrictions"] or "")
+        assert row["usage_terms"] == want["usage_terms"]
+        assert row["attribution_required"] == str(want["attribution_required"]).lower()
+        assert row["upstream_source"] == row["provider"] == row["mature"] == ""  # Openverse's
+    card = (exported / "README.md").read_text(encoding="utf-8")
+    names = Counter(name for value in restricted.values() for name in value.split("|"))
+    shown = ", ".join(f"{name} ({count})" for name, count in sorted(names.items()))
+    assert f"- Restrictions (`restrictions`): 2 image(s): {shown}." in card
+    required = Counter(row["attribution_required"] for row in manifest.values())
+    assert (f"- Attribution required (`attribution_required`, Commons): "
+            f"yes {required['true']}, no {required['false']}.") in card
+
+
+def test_a_catalog_from_before_the_credit_fix_is_corrected_as_docs_sources_says(
+    wiki, world, tmp_path
+) -> None:
+    data_dir = tmp_path / "data"
+    crawl_commons(wiki, data_dir, f"category={ROOT}", "depth=0")
+    expected = expected_rows(world, files_within(world, 0), commons.DEFAULT_WIDTH)
+    with open_catalog(data_dir, create=False) as catalog, catalog.transaction() as conn:
+        conn.execute("""UPDATE urls SET creator = coalesce(creator, credit), credit = NULL,
+                        attribution_required = NULL, usage_terms = NULL, restrictions = NULL""")
+    assert any(row["creator"] == want["credit"] for url, row in url_rows(data_dir).items()
+               if (want := expected[url])["creator"] is None)  # the old, wrong record
+    with open_catalog(data_dir, create=False) as catalog, catalog.transaction() as conn:
+        conn.execute("""UPDATE urls SET creator = NULL, creator_url = NULL, attribution = NULL
+                        WHERE source = 'commons' AND credit IS NULL""")  # docs/sources.md
+    crawl_commons(wiki, data_dir, f"category={ROOT}", "depth=0", "refetch=1")
+    assert_provenance(url_rows(data_dir), expected, wnid=None)
+
+
 def test_default_depth_and_width_rounded_up(wiki, world, tmp_path) -> None:
     log = crawl_commons(wiki, tmp_path / "data", "category=Category:Ice_cream_cakes",
                         "width=300", "wnid=n07631926")
@@ -317,6 +408,30 @@ def test_artist_html_becomes_text_and_link() -> None:
     assert commons.plain_text(html) == "A & B's Vienna"
     assert commons.first_link(html, "https://x.test/") == "https://commons.wikimedia.org/wiki/User:A"
     assert commons.first_link('<a href="javascript:alert(1)">x</a>', "https://x.test/") is None
+
+
+def test_a_page_with_only_a_credit_names_no_creator() -> None:
+    """The issue's reproduction: a Flickr link as Credit (its text a photo title), CC0."""
+    meta = {"Credit": {"value": '<a rel="nofollow" class="external text" href="https://www.'
+                                'flickr.com/photos/x/1">Birthday cake</a>'},
+            "LicenseShortName": {"value": "CC0"}, "ObjectName": {"value": "Torta gelato 12"}}
+    page = {"pageid": 1, "title": "File:Torta gelato 12.jpg", "imageinfo": [{
+        "url": "https://upload.test/a.jpg", "mime": "image/jpeg", "extmetadata": meta,
+        "descriptionurl": "https://commons.test/wiki/File:Torta_gelato_12.jpg"}]}
+    file = commons.commons_file(page, original=True)
+    provenance = file.provenance()
+    assert (provenance.creator, provenance.creator_url) == (None, None)
+    assert provenance.credit == "Birthday cake"
+    assert provenance.attribution == ('"Torta gelato 12", See page for author, CC0, '
+                                      "via Wikimedia Commons")
+    assert (provenance.attribution_required, provenance.usage_terms,
+            provenance.restrictions) == (None, None, None)  # not said, not guessed
+
+
+def test_restrictions_keep_only_well_formed_names() -> None:
+    assert commons.restriction_list("Personality|trademarked|trademarked||x y|<b>ok</b>") == (
+        "personality|trademarked|ok")
+    assert commons.restriction_list("") is commons.restriction_list(None) is None
 
 
 @pytest.mark.parametrize(("name", "license_id"), [

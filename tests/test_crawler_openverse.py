@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from conftest import Mirror, crawl_then_sigkill, fetched_so_far, start_mirror, stop_mirror
 from test_crawler_harvest import (
     ICE_CREAM_CAKE,
@@ -24,12 +26,15 @@ from test_crawler_harvest import (
 
 from catalog import open_catalog
 from catalog.harvest import pending_urls
+from crawler import openverse
+from crawler.spiders.openverse import TRUNCATED
+from curate.cli import cli
 
 # API requests one at a time but without the polite second between them (tests are local)
 API_SLOT = json.dumps({"openverse-api": {"concurrency": 1, "delay": 0}})
 CAP_LINE = "Openverse: reached the API's cap for this query after 240 results"
 PROVENANCE = ("license", "license_url", "creator", "creator_url", "landing_url", "title",
-              "attribution", "source_id")
+              "attribution", "source_id", "upstream_source", "provider", "mature")
 
 
 def openverse_crawl(mirror: Mirror, data_dir: Path, *args: str, **settings: str) -> str:
@@ -59,6 +64,8 @@ def expected(image: dict[str, Any], wnid: str | None = None) -> dict[str, Any]:
         "creator": image["creator"], "creator_url": image["creator_url"],
         "landing_url": image["foreign_landing_url"], "title": image["title"],
         "attribution": image["attribution"], "source_id": image["id"],
+        "upstream_source": image["source"], "provider": image["provider"],
+        "mature": int(image["mature"]),
     }
 
 
@@ -72,11 +79,13 @@ def recorded(data_dir: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def found(truth: dict[str, Any], subject: str, **filters: set[str]) -> list[dict[str, Any]]:
-    """The mirror's images whose title starts with ``subject``, in rank order, filtered."""
+def found(truth: dict[str, Any], subject: str, mature: bool = False,
+          **filters: set[str]) -> list[dict[str, Any]]:
+    """The mirror's images whose title starts with ``subject``, in rank order, filtered; those
+    marked mature only with ``mature`` (the API leaves them out by default)."""
     return [
         image for image in truth["openverse"]["images"]
-        if image["title"].startswith(subject + " ")
+        if image["title"].startswith(subject + " ") and (mature or not image["mature"])
         and all(image[name] in allowed for name, allowed in filters.items())
     ]
 
@@ -90,10 +99,11 @@ def test_every_licence_field_lands(mirror: Mirror, truth: dict[str, Any], tmp_pa
     data_dir = tmp_path / "data"
     openverse_crawl(mirror, data_dir, "q=birthday cake", f"wnid={ICE_CREAM_CAKE}")
     images = found(truth, "Birthday cake")
-    assert len(images) == 30
+    assert len(images) == 29  # the 30th is marked mature: left out by default
     kinds = {image["license"] for image in images}
     assert {"by", "by-sa", "cc0", "pdm", "by-nc"} <= kinds
     assert any(image["creator"] is None for image in images)
+    assert any(image["source"] != image["provider"] for image in images)
     assert recorded(data_dir) == {image["url"]: expected(image, ICE_CREAM_CAKE)
                                   for image in images}
     with open_catalog(data_dir, create=False) as catalog:
@@ -102,29 +112,90 @@ def test_every_licence_field_lands(mirror: Mirror, truth: dict[str, Any], tmp_pa
     assert_store_is_clean(data_dir)
 
 
-def test_pagination_reaches_every_result_once_up_to_the_cap_and_waits_after_a_429(
-    mirror: Mirror, truth: dict[str, Any], tmp_path: Path
-) -> None:
-    data_dir = tmp_path / "data"
+@pytest.fixture(scope="module")
+def capped(mirror: Mirror, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list]:
+    """An anonymous search that matches more results than its pages reach: the data
+    directory, the crawl's log and the API requests it made."""
+    data_dir = tmp_path_factory.mktemp("capped") / "data"
     before = len(api_log(mirror))
     log = openverse_crawl(mirror, data_dir, "q=ice cream cake")
-    requests = api_log(mirror)[before:]
+    return data_dir, log, api_log(mirror)[before:]
 
+
+def test_pagination_reaches_every_result_once_up_to_the_cap_and_waits_after_a_429(
+    capped: tuple[Path, str, list], truth: dict[str, Any]
+) -> None:
+    data_dir, _, requests = capped
     images = found(truth, "Ice cream cake")
     assert len(images) > truth["openverse"]["anonymous_results"] == 240
     assert any(not image["stored"] for image in images[:240])  # dead links are listed too
     assert recorded(data_dir) == {image["url"]: expected(image) for image in images[:240]}
-    assert log.count(CAP_LINE) == 1
-    assert "register a client and set OPENVERSE_CLIENT_ID and OPENVERSE_CLIENT_SECRET" in log
 
     pages = [(int(r["path"].split("page=")[1].split("&")[0]), r["status"]) for r in requests]
+    # page_count comes capped at the last page an anonymous caller may ask for: no page 13
     assert [page for page, status in pages if status == 200] == list(range(1, 13))
-    assert pages[-1] == (13, 400)  # the page past the cap, refused
+    assert max(page for page, _ in pages) == 12
     throttled = [i for i, r in enumerate(requests) if r["status"] == 429]
     assert len(throttled) == 1, pages  # waited: no second 429 for coming back too early
     after = requests[throttled[0] + 1]
     assert after["t"] - requests[throttled[0]]["t"] >= truth["openverse"]["retry_after_s"]
     assert_store_is_clean(data_dir)
+
+
+def test_a_truncated_search_says_how_many_were_left_and_how_to_get_them(
+    capped: tuple[Path, str, list], truth: dict[str, Any]
+) -> None:
+    data_dir, log, _ = capped
+    count = len(found(truth, "Ice cream cake"))
+    lines = [line for line in log.splitlines() if CAP_LINE in line]
+    assert len(lines) == 1, log[-3000:]
+    assert f"(12 pages of 20); {count - 240} of its {count} results were left" in lines[0]
+    assert "narrow the query (more words, -a license=, -a license_type=, -a source=)" in lines[0]
+    assert "register a client and set OPENVERSE_CLIENT_ID and OPENVERSE_CLIENT_SECRET" in lines[0]
+    with open_catalog(data_dir, create=False) as catalog:
+        stats = json.loads(catalog.conn.execute(
+            "SELECT stats FROM runs WHERE command = 'crawl openverse'").fetchone()[0])
+    assert stats[TRUNCATED] == {"pages": 12, "page_size": 20, "listed": 240,
+                                "result_count": count, "left": count - 240}
+
+
+def test_the_card_of_an_export_from_a_truncated_search_says_so(
+    capped: tuple[Path, str, list], truth: dict[str, Any], tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(capped[0], data_dir)
+    env = {"SYNTHSET_DATA": str(data_dir)}
+    for args in (["check", "--workers", "1"],
+                 ["export", "cakes", "--out", str(tmp_path), "--include-unreviewed",
+                  "--workers", "1", "--size", "16"]):
+        result = CliRunner().invoke(cli, args, env=env)
+        assert result.exit_code == 0, result.output
+    card = (tmp_path / "cakes" / "README.md").read_text(encoding="utf-8")
+    count = len(found(truth, "Ice cream cake"))
+    assert (f"was truncated: the API counted {count} results, its 12 pages of 20 reached 240; "
+            f"{count - 240} were never listed.") in card
+    assert "q=ice cream cake" in card.split("was truncated")[0].rsplit("\n", 1)[-1]
+    assert "openimages via flickr (" in card  # Openverse's source and provider, counted
+    assert "- Marked mature by Openverse (`mature`): 0 image(s)." in card
+
+
+def test_mature_results_come_only_with_the_option_and_are_flagged(
+    mirror: Mirror, truth: dict[str, Any], tmp_path: Path
+) -> None:
+    searches = []
+    for name, args in (("default", ()), ("mature", ("mature=1",))):
+        before = len(api_log(mirror))
+        openverse_crawl(mirror, tmp_path / name, "q=birthday cake", *args)
+        searches.append([r["path"] for r in api_log(mirror)[before:] if r["status"] == 200])
+    assert searches[0] and not any("mature=" in path for path in searches[0])
+    assert searches[1] and all("mature=true" in path for path in searches[1])
+    everything = found(truth, "Birthday cake", mature=True)
+    flagged = {image["url"] for image in everything if image["mature"]}
+    assert flagged and len(everything) == 30
+    default, mature = recorded(tmp_path / "default"), recorded(tmp_path / "mature")
+    assert not flagged & set(default)
+    assert mature == {image["url"]: expected(image) for image in everything}
+    assert {url for url, row in mature.items() if row["mature"] == 1} == flagged
 
 
 def test_filters_go_to_the_api(mirror: Mirror, truth: dict[str, Any], tmp_path: Path) -> None:
@@ -155,6 +226,18 @@ def test_a_registered_client_gets_a_token_and_uses_it(
     images = found(truth, "Ice cream cake")
     assert recorded(data_dir) == {image["url"]: expected(image) for image in images}
     assert CAP_LINE not in log
+
+
+@pytest.mark.parametrize(("page", "results", "unreachable"), [
+    (12, 20, 48),  # the last page it may reach, full: 48 of 288 out of reach
+    (11, 20, 0),  # not the last page yet
+    (12, 7, 0),  # a short last page: the query ran out (counted results it then filtered)
+])
+def test_only_a_full_last_page_leaves_results_out_of_reach(page, results, unreachable) -> None:
+    image = {"id": "x", "url": "https://img.test/x.jpg"}
+    body = json.dumps({"result_count": 288, "page_count": 12, "page": page,
+                       "results": [image] * results}).encode()
+    assert openverse.parse_page(body).unreachable(20) == unreachable
 
 
 def run_failing(mirror: Mirror, data_dir: Path, *args: str,

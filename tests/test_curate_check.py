@@ -180,6 +180,18 @@ def test_too_small_follows_min_side_with_a_control(data_dir):
     assert image_rows(data_dir)["http://a.test/tiny.png"]["status"] == "ok"
 
 
+def test_the_report_says_how_many_are_too_small_and_which_option_admits_them(data_dir):
+    build(data_dir, [fetched(f"http://a.test/{w}x{h}.png", imagegen.png(w, h, seed=w))
+                     for w, h in ((28, 28), (40, 24), (64, 64))])
+    result = run_check(data_dir)
+    hint = ("2 image(s) too_small: their shorter side is under --min-side 32 px (the smallest: "
+            "24 px); to admit them, rerun `curate check --all --min-side 24`")
+    assert hint in " ".join(result.output.split())
+    followed = run_check(data_dir, "--all", "--min-side", "24")  # the advice, taken
+    assert {row["status"] for row in image_rows(data_dir).values()} == {"ok"}
+    assert "too_small:" not in followed.output
+
+
 def test_pixel_cap_refuses_with_a_control(data_dir):
     build(data_dir, [fetched("http://a.test/big.png", imagegen.png(200, 100, seed=3))])
     run_check(data_dir, "--max-pixels", "19999")

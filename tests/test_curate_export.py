@@ -235,9 +235,10 @@ def test_manifest_rows_and_export_json(accepted, tmp_path):
     catalog, shas = accepted
     export_dataset(catalog, "cakes", ExportOptions(out=tmp_path, workers=1, val_fraction=0.5))
     folder = tmp_path / "cakes"
-    assert (folder / "manifest.csv").read_text().splitlines()[0] == (
+    assert (folder / "manifest.csv").read_text().splitlines()[0] == (  # new columns go last
         "index,file,sha256,url,wnid,source,split,license,license_url,creator,landing_url,"
-        "attribution"
+        "attribution,credit,attribution_required,usage_terms,restrictions,upstream_source,"
+        "provider,mature"
     )
     rows = read_manifest(folder)
     names = {v: k for k, v in shas.items()}

@@ -95,7 +95,9 @@ def test_import_without_a_catalog_is_an_error(tmp_path, data_dir):
     root = picture_folder(tmp_path / "pictures")
     result = invoke(data_dir, "import", str(root))
     assert result.exit_code == 1
-    assert result.output.startswith("Error: no catalog at ")
+    assert result.output == (f"Error: no catalog at {data_dir / 'catalog.db'}; add --create to "
+                             "start one there with these files, or pass --data with a data "
+                             "folder that has one\n")
     assert not data_dir.exists()
 
 

@@ -58,7 +58,8 @@ LICENCES = (
     ("CC BY 4.0", "https://creativecommons.org/licenses/by/4.0", "cc-by-4.0"),
     ("GFDL", "https://www.gnu.org/copyleft/fdl.html", None),
 )
-# (Artist HTML, its text, its link); None: no Artist, the Credit names the source
+# (Artist HTML, its text, its link); (None, None, None): no Artist, only the Credit, which
+# names the source (here a Flickr page whose link text is the photo's title), not an author
 ARTISTS = (
     ('<a href="//commons.wikimedia.org/wiki/User:Baker{n}" title="User:Baker{n}">Baker{n}</a>',
      "Baker{n}", "https://commons.wikimedia.org/wiki/User:Baker{n}"),
@@ -67,10 +68,14 @@ ARTISTS = (
      "https://www.flickr.com/people/c{n}"),
     ("Unknown author<br />photographed in <i>Vienna</i>", "Unknown author photographed in Vienna",
      None),
-    (None, "Ice cream blog", None),
+    (None, None, None),
 )
-CREDITS = ('<span class="int-own-work" lang="en">Own work</span>',
-           '<a rel="nofollow" href="https://example.org/blog/{n}">Ice cream blog</a>')
+# (Credit HTML, its text): Commons' source field
+CREDITS = (('<span class="int-own-work" lang="en">Own work</span>', "Own work"),
+           ('<a rel="nofollow" class="external text" href="https://www.flickr.com/photos/'
+            'c{n}/{n}">Birthday cake {n}</a>', "Birthday cake {n}"))
+# file number -> Restrictions, as extmetadata gives them (the restriction-* template classes)
+RESTRICTIONS = {2: "personality", 9: "trademarked|insignia"}
 NAMES = ("Ice cream cake {n:02d}", "Strawberry ice cream cake {n:02d}",
          "Birthday cake with candles {n:02d}", "Ice-cream cake slice {n:02d}")
 # category -> (file numbers, subcategories); the by-flavour pair is a cycle, 3 is in two
@@ -107,9 +112,10 @@ class CommonsFileSpec:
     kind: str  # ok | opted_out | sha1_mismatch | not_image
     x_robots_tag: str | None
     licence: tuple[str, str | None, str | None]
-    artist: tuple[str | None, str, str | None]
-    credit: str
+    artist: tuple[str | None, str | None, str | None]
+    credit: tuple[str, str]
     attribution_required: bool
+    restrictions: str | None
     cake: CakeSpec | None
 
     @property
@@ -176,7 +182,8 @@ class CommonsSite:
                 n=n, title=f"File:{NAMES[n % len(NAMES)].format(n=n)}.{ext}", pageid=70000 + n,
                 ext=ext, width=width, height=width * 3 // 4, kind=kind, x_robots_tag=tag,
                 licence=LICENCES[n % len(LICENCES)], artist=ARTISTS[n % len(ARTISTS)],
-                credit=CREDITS[n % len(CREDITS)], attribution_required=n % 3 != 0, cake=cake,
+                credit=CREDITS[n % len(CREDITS)], attribution_required=n % 3 != 0,
+                restrictions=RESTRICTIONS.get(n), cake=cake,
             ))
         self.reset()
 
@@ -443,13 +450,14 @@ class CommonsSite:
         values = {
             "DateTime": "2024-01-01 00:00:00",
             "ObjectName": spec.title[len("File:"):].rsplit(".", 1)[0],
-            "Credit": spec.credit.format(n=spec.n),
+            "Credit": spec.credit[0].format(n=spec.n),
             "Artist": artist_html.format(n=spec.n) if artist_html else None,
             "LicenseShortName": short,
-            "UsageTerms": f"Creative Commons {short}" if short.startswith("CC") else short,
+            "UsageTerms": self._usage_terms(short),
             "AttributionRequired": "true" if spec.attribution_required else "false",
             "LicenseUrl": url,
             "Copyrighted": "False" if short in ("CC0", "Public domain") else "True",
+            "Restrictions": spec.restrictions,
             "Categories": "|".join(c[len("Category:"):] for c, (numbers, _) in CATEGORIES.items()
                                    if spec.n in numbers),
         }
@@ -457,6 +465,11 @@ class CommonsSite:
         return {key: {"value": value, "source": "commons-desc-page",
                       **({"hidden": True} if key == "Categories" else {})}
                 for key, value in values.items() if value is not None and key in keys}
+
+    @staticmethod
+    def _usage_terms(short: str) -> str:
+        """UsageTerms: the licence's long name (the license template's licensetpl_long)."""
+        return f"Creative Commons {short}" if short.startswith("CC") else short
 
     # -- truth -------------------------------------------------------------------------------
     def truth(self) -> dict:
@@ -498,9 +511,12 @@ class CommonsSite:
             "landing_url": self.landing_url(spec),
             "name": spec.title[len("File:"):].rsplit(".", 1)[0],
             "license": licence_id, "license_short_name": short, "license_url": url,
-            "creator": creator.format(n=spec.n),
+            "creator": creator.format(n=spec.n) if creator else None,
             "creator_url": creator_url.format(n=spec.n) if creator_url else None,
+            "credit": spec.credit[1].format(n=spec.n),
             "attribution_required": spec.attribution_required,
+            "usage_terms": self._usage_terms(short),
+            "restrictions": spec.restrictions,
         }
 
 

@@ -1,12 +1,15 @@
 """A stand-in for the Openverse API (``/v1/``): image search, client-credentials tokens, throttling.
 
-Shapes follow api.openverse.org: ``GET /v1/images/?q=&license=&license_type=&source=&page=
-&page_size=`` answers ``result_count``, ``page_count``, ``page_size``, ``page`` and
+Shapes follow api.openverse.org: ``GET /v1/images/?q=&license=&license_type=&source=&mature=
+&page=&page_size=`` answers ``result_count``, ``page_count``, ``page_size``, ``page`` and
 ``results`` (id, title, foreign_landing_url, url, creator, creator_url, license,
-license_version, license_url, attribution, source, provider, thumbnail, ...). Anonymous
-callers get ``page_size`` <= 20 (more: 401) and at most ``ANONYMOUS_RESULTS`` results per
-query (a page beyond: 400 naming ``page``, like the API's pagination-depth error); a token
-from ``POST /v1/auth_tokens/token/`` lifts both to page_size <= 500 and page <= 20. A burst is
+license_version, license_url, attribution, source, provider, mature, thumbnail, ...).
+Anonymous callers get ``page_size`` <= 20 (more: 401) and at most ``ANONYMOUS_RESULTS``
+results per query (a page beyond: 400 naming ``page``, like the API's pagination-depth
+error); a token from ``POST /v1/auth_tokens/token/`` lifts both to page_size <= 500 and
+page <= 20. As the API's pagination does, ``page_count`` is capped at the deepest page the
+caller may ask for while ``result_count`` counts every match. Results marked ``mature`` are
+left out unless ``mature`` is true (the API's default is false). A burst is
 throttled: the ``THROTTLE_AT``-th request of one search (same q and filters, any page) from
 one caller gets a 429 with ``Retry-After: 1`` (once), and so does every search of that caller
 until the Retry-After has passed, so a client that does not wait gets a second 429.
@@ -51,10 +54,15 @@ LICENSE_TYPES = {  # the API's LICENSE_GROUPS
     "all-cc": {"by", "by-sa", "by-nd", "by-nc", "by-nc-sa", "by-nc-nd", "cc0"},
     "all": {"by", "by-sa", "by-nd", "by-nc", "by-nc-sa", "by-nc-nd", "cc0", "pdm"},
 }
-SOURCES = ("flickr", "wikimedia", "stocksnap", "rawpixel")
+# (source, provider): the dataset an image was indexed from, and the site that hosts it
+# (the API's own example: Google Open Images is source=openimages, provider=flickr)
+SOURCES = (("flickr", "flickr"), ("wikimedia", "wikimedia"), ("stocksnap", "stocksnap"),
+           ("openimages", "flickr"))
 # (words in the title, how many images): "ice cream cake" exceeds the anonymous cap
-SUBJECTS = (("Ice cream cake", 250), ("Birthday cake", 30), ("Tench", 5))
+SUBJECTS = (("Ice cream cake", 300), ("Birthday cake", 30), ("Tench", 5))
 DEAD_EVERY = 50  # every 50th image's url answers 404 (Openverse indexes dead links too)
+MATURE_EVERY = 25  # every 25th image (the 13th, 38th, ...) is marked mature
+TRUE_VALUES = {"t", "y", "yes", "true", "on", "1"}  # what DRF's BooleanField reads as true
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ class OpenverseImage:
     attribution: str
     source: str
     provider: str
+    mature: bool
     thumbnail: str
     tags: tuple[str, ...]
     dead: bool  # the url answers 404
@@ -84,10 +93,10 @@ class OpenverseImage:
         shown["tags"] = [{"name": tag, "accuracy": None, "unstable__provider": self.provider}
                          for tag in self.tags]
         return {**shown, "category": "photograph", "filesize": None, "filetype": "jpg",
-                "mature": False, "width": None, "height": None, "fields_matched": ["title"],
+                "width": None, "height": None, "fields_matched": ["title"],
                 "detail_url": f"{base_url}v1/images/{self.id}/",
                 "related_url": f"{base_url}v1/images/{self.id}/related/",
-                "unstable__sensitivity": []}
+                "unstable__sensitivity": ["user_reported_sensitive"] if self.mature else []}
 
 
 def license_url(code: str, version: str) -> str:
@@ -137,7 +146,7 @@ class OpenverseApi:
     def _plant(self, rng: np.random.Generator, subject: str, n: int, index: int) -> OpenverseImage:
         image_id = str(uuid.UUID(int=int(rng.integers(2**63)) << 64 | index, version=4))
         code, version = LICENSES[index % len(LICENSES)]
-        source = SOURCES[index % len(SOURCES)]
+        source, provider = SOURCES[index % len(SOURCES)]
         title = f"{subject} {n + 1}"
         creator = None if index % 7 == 3 else f"Baker {index % 13}"
         dead = index % DEAD_EVERY == DEAD_EVERY - 1
@@ -156,7 +165,7 @@ class OpenverseApi:
             else f"{self.base_url}openverse/{source}/people/{index % 13}",
             license=code, license_version=version, license_url=license_url(code, version),
             attribution=attribution(title, creator, code, version),
-            source=source, provider=source,
+            source=source, provider=provider, mature=index % MATURE_EVERY == MATURE_EVERY // 2,
             thumbnail=f"{self.base_url}v1/images/{image_id}/thumb/",
             tags=tuple(subject.lower().split()), dead=dead,
         )
@@ -244,14 +253,15 @@ class OpenverseApi:
         if not shown:
             count, pages = 0, 0
         else:
-            count, pages = len(matches), ceil(len(matches) / page_size)
+            count, pages = len(matches), min(deepest, ceil(len(matches) / page_size))
             if len(shown) < page_size:
                 pages = page  # the API's way of saying the query is exhausted
         return 200, {}, {"result_count": count, "page_count": pages, "page_size": page_size,
                          "page": page, "results": [i.result(self.base_url) for i in shown]}
 
     def matches(self, params: dict[str, str]) -> list[OpenverseImage]:
-        """The images a search finds, in rank order (every word of q in title or tags).
+        """The images a search finds, in rank order (every word of q in title or tags);
+        those marked mature only when ``mature`` is true.
 
         :raises ValueError: ``(parameter, message)`` for an unknown licence or licence type.
         """
@@ -268,10 +278,12 @@ class OpenverseApi:
                 raise ValueError("license_type", f"License type '{kind}' does not exist.")
             allowed &= LICENSE_TYPES[kind]
         sources = set(filter(None, params.get("source", "").lower().split(",")))
+        mature = params.get("mature", "").strip().lower() in TRUE_VALUES
         return [
             image for image in self.images
             if all(w in image.title.lower().split() or w in image.tags for w in words)
             and image.license in allowed and (not sources or image.source in sources)
+            and (mature or not image.mature)
         ]
 
     def truth(self) -> dict:

@@ -103,6 +103,10 @@ class ImageSpider(scrapy.Spider):
         """The spider's arguments, for the catalog's runs row."""
         return {"refetch": self.refetch}
 
+    def run_notes(self) -> dict[str, Any]:
+        """What the crawl learnt that the runs row keeps beside its counts (none here)."""
+        return {}
+
     async def start(self) -> AsyncIterator[Any]:
         """The first items and requests; an expected failure here stops the crawl."""
         try:

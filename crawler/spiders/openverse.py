@@ -5,6 +5,7 @@ Examples::
     scrapy crawl openverse -a q="ice cream cake" -a limit=100 -a wnid=n07631926
     scrapy crawl openverse -a q="ice cream cake" -a license=by,by-sa,cc0 -a source=flickr
     scrapy crawl openverse -a q=cake -a license_type=commercial,modification
+    scrapy crawl openverse -a q=cake -a mature=1   # results Openverse marks mature too
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from synthset.errors import SynthsetError
 logger = logging.getLogger(__name__)
 
 API_SLOT = "openverse-api"  # the download slot of API requests: one at a time, spaced
+TRUNCATED = "openverse_truncated"  # runs.stats key: the search counted more than it reached
 CREDENTIALS = ("OPENVERSE_CLIENT_ID", "OPENVERSE_CLIENT_SECRET")  # settings, else environment
 
 
@@ -85,7 +87,9 @@ class OpenverseSpider(ImageSpider):
     OPENVERSE_CLIENT_SECRET it first trades them for a bearer token. API requests go
     one at a time, a second apart (download slot ``openverse-api`` in DOWNLOAD_SLOTS; the
     RetryAfterMiddleware holds them after a 429 for its Retry-After). Each image is
-    recorded with its licence, creator and landing page.
+    recorded with its licence, creator, landing page, source, provider and mature flag.
+    Results marked mature are asked for only with ``-a mature=1``. A search that counts
+    more results than its pages reach says so in one log line and in the runs row.
     """
 
     name = "openverse"
@@ -101,9 +105,11 @@ class OpenverseSpider(ImageSpider):
         limit: str | None = None,
         wnid: str | None = None,
         refetch: str | None = None,
+        mature: str | None = None,
         **extra: Any,
     ) -> OpenverseArgs:
-        """Check ``-a q=... -a license=... -a license_type=... -a source=...`` and the rest.
+        """Check ``-a q=... -a license=... -a license_type=... -a source=...`` and the rest;
+        ``-a mature=1`` asks for the results Openverse marks mature too.
 
         :raises SpiderArgumentError: for a missing query, an unknown licence or licence
             type, a malformed source, more than one wnid, or a bad limit.
@@ -133,7 +139,7 @@ class OpenverseSpider(ImageSpider):
             raise SpiderArgumentError(f"-a wnid={wnid!r}: tag the images with one synset")
         return OpenverseArgs(
             query=openverse.SearchQuery(" ".join(q.split()), tuple(codes), tuple(kinds),
-                                        tuple(sources)),
+                                        tuple(sources), parse_flag("mature", mature)),
             wnid=wnids[0] if wnids else None,
             limit=parse_count("limit", limit),
             refetch=parse_flag("refetch", refetch),
@@ -155,6 +161,8 @@ class OpenverseSpider(ImageSpider):
         self.refetch = args.refetch
         self.token: str | None = None
         self.listed = 0  # results handed on for fetching (limit counts these)
+        self.result_count: int | None = None  # what the API last said the query matches
+        self.truncated: dict[str, int] | None = None  # set when results were out of reach
         self._problem: str | None = None  # why the API failed, in words
 
     @classmethod
@@ -175,8 +183,12 @@ class OpenverseSpider(ImageSpider):
         query = self.query
         return {"q": query.q, "license": list(query.license),
                 "license_type": list(query.license_type), "source": list(query.source),
-                "wnid": self.wnid, "limit": self.limit, "refetch": self.refetch,
-                "authenticated": self.credentials is not None}
+                "mature": query.mature, "wnid": self.wnid, "limit": self.limit,
+                "refetch": self.refetch, "authenticated": self.credentials is not None}
+
+    def run_notes(self) -> dict[str, Any]:
+        """What the runs row keeps beside the counts: whether the search was truncated."""
+        return {TRUNCATED: self.truncated} if self.truncated else {}
 
     def start_outputs(self) -> Iterator[Any]:
         """A token request first when credentials are set, else the first search page."""
@@ -229,6 +241,7 @@ class OpenverseSpider(ImageSpider):
         except openverse.OpenverseAnswerError as error:
             self._failed(f"{error} ({response.url})")
             return
+        self.result_count = answer.result_count
         wanted = answer.results
         if self.limit is not None:
             wanted = wanted[: max(0, self.limit - self.listed)]
@@ -244,19 +257,30 @@ class OpenverseSpider(ImageSpider):
             return
         if answer.results and page < answer.page_count:
             yield self._page_request(page + 1)
+        elif left := answer.unreachable(self.page_size):
+            self._cap_reached(page, left)
+
+    def _cap_reached(self, pages: int, left: int) -> None:
+        """Say that the query matches more than its pages reach, and how to get the rest."""
+        self.truncated = {"pages": pages, "page_size": self.page_size, "listed": self.listed,
+                          "result_count": self.result_count or 0, "left": left}
+        logger.warning(
+            "Openverse: reached the API's cap for this query after %(n)d results "
+            "(%(pages)d pages of %(size)d); %(left)d of its %(count)d results were left: to get "
+            "them, narrow the query (more words, -a license=, -a license_type=, -a source=)"
+            "%(or_register)s",
+            {"n": self.listed, "pages": pages, "size": self.page_size, "left": left,
+             "count": self.result_count or 0,
+             "or_register": "" if self.token else (
+                 " or register a client and set OPENVERSE_CLIENT_ID and "
+                 "OPENVERSE_CLIENT_SECRET")},
+        )
+        self.crawler.stats.set_value("synthset/openverse_cap_reached", pages)
 
     def _page_refused(self, response: Response, page: int) -> None:
         if page > 1 and response.status in (400, 401) and openverse.refuses_page(response.body):
-            logger.warning(
-                "Openverse: reached the API's cap for this query after %(n)d results "
-                "(%(last)d pages of %(size)d); to get more, narrow the query (more words, "
-                "-a license=, -a license_type=, -a source=)%(or_register)s",
-                {"n": self.listed, "last": page - 1, "size": self.page_size,
-                 "or_register": "" if self.token else (
-                     " or register a client and set OPENVERSE_CLIENT_ID and "
-                     "OPENVERSE_CLIENT_SECRET")},
-            )
-            self.crawler.stats.set_value("synthset/openverse_cap_reached", page - 1)
+            reached = (page - 1) * self.page_size
+            self._cap_reached(page - 1, max(0, (self.result_count or 0) - reached))
             return
         detail = openverse.error_detail(response.body)
         self._failed(f"HTTP {response.status} from {response.url}"

@@ -10,7 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from catalog import open_catalog
-from curate.check import STATUSES, CheckOptions, CheckReport, check_images
+from curate.check import (
+    STATUSES,
+    CheckOptions,
+    CheckReport,
+    check_images,
+    smallest_too_small_side,
+)
 from curate.commands.phase_progress import phase_progress
 from curate.decode import DEFAULT_MAX_PIXELS
 from curate.placeholders import DEFAULT_RADIUS
@@ -47,6 +53,16 @@ def report_table(report: CheckReport) -> Table:
     if report.rechecked:
         table.add_row("dead URLs rechecked / revived", f"{report.rechecked} / {report.revived}")
     return table
+
+
+def too_small_hint(report: CheckReport, min_side: int, smallest: int | None) -> str | None:
+    """When this run judged images too_small: how many, and the option that admits them."""
+    count = report.statuses.get("too_small", 0)
+    if not count or smallest is None:
+        return None
+    return (f"{count} image(s) too_small: their shorter side is under --min-side {min_side} px "
+            f"(the smallest: {smallest} px); to admit them, rerun "
+            f"`curate check --all --min-side {smallest}`")
 
 
 @click.command("check")
@@ -171,4 +187,8 @@ def check(
     console = Console()
     with open_catalog(data_dir, create=False) as catalog, phase_progress(console) as progress:
         report = check_images(catalog, options, progress=progress)
+        smallest = smallest_too_small_side(catalog)
     console.print(report_table(report))
+    hint = too_small_hint(report, min_side, smallest)
+    if hint:
+        console.print(hint, markup=False, soft_wrap=True)

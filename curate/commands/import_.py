@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from catalog import open_catalog
+from catalog import CATALOG_FILE, CatalogNotFound, open_catalog
 from curate.commands.phase_progress import phase_progress
 from curate.importer import ImportOptions, import_images
 from synthset.cli import data_option
@@ -31,7 +31,14 @@ def import_(data_dir: Path, directory: Path, wnid: str | None, create: bool, max
         curate import ~/Pictures/cakes --wnid n07631926
     """
     console = Console()
-    with open_catalog(data_dir, create=create) as catalog, phase_progress(console) as progress:
+    try:
+        opened = open_catalog(data_dir, create=create)
+    except CatalogNotFound:
+        raise CatalogNotFound(
+            f"no catalog at {data_dir / CATALOG_FILE}; add --create to start one there with "
+            "these files, or pass --data with a data folder that has one"
+        ) from None
+    with opened as catalog, phase_progress(console) as progress:
         options = ImportOptions(wnid=wnid, max_bytes=max_mb * 1024 * 1024)
         report = import_images(catalog, directory, options, progress=progress)
     console.print(
