@@ -96,8 +96,8 @@ def cli() -> None:
     "--kl-warmup",
     type=click.IntRange(min=0),
     default=DEFAULTS.kl_warmup,
-    show_default=True,
-    help="Epochs over which the KL weight rises linearly from 0.",
+    help="Epochs over which the KL weight rises linearly from 0 (default: half of --epochs, "
+    "at most 20; 0: none).",
 )
 @click.option(
     "--aux-weight",

@@ -6,7 +6,6 @@ import dataclasses
 import importlib.metadata
 import json
 import logging
-import math
 import os
 import platform
 import shutil
@@ -25,13 +24,12 @@ from model.callbacks import EpochProgress, EpochTimer, FrameWriter, KLWarmup, Pr
 from model.data import Export, load_export
 from model.errors import RunExists
 from model.likelihoods import get_likelihood
-from model.options import TrainOptions, auto_batch_size
+from model.options import TrainOptions, auto_batch_size, auto_kl_warmup
 from model.sample import MODEL_FILE
 from model.vae import build_vae
 
 log = logging.getLogger(__name__)
 
-LR_FLOOR = 0.1  # the cosine schedule ends at this fraction of --lr
 RUN_OUTPUTS = (MODEL_FILE, "history.csv", "loss.png", "train.json", "samples", "reconstructions")
 
 
@@ -104,16 +102,6 @@ def plot_history(history: dict[str, list[float]], path: Path) -> None:
     figure.savefig(path)
 
 
-def learning_rate(
-    options: TrainOptions, steps: int
-) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """``options.lr``, constant or (``lr_schedule = "cosine"``) decayed along a half cosine to
-    LR_FLOOR of it over the ``steps`` of all ``options.epochs`` (early stopping may end sooner)."""
-    if options.lr_schedule == "constant":
-        return options.lr
-    return keras.optimizers.schedules.CosineDecay(options.lr, max(1, steps), alpha=LR_FLOOR)
-
-
 def write_json(data: dict[str, Any], path: Path) -> None:
     """Write JSON atomically."""
     temporary = path.with_name(f".{path.name}.tmp")
@@ -157,8 +145,7 @@ def train(
         augment=options.augment,
         prior_components=options.prior_components,
     )
-    steps = options.epochs * math.ceil(len(train_x) / batch_size)
-    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate(options, steps)))
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=options.lr))
     monitor = "val_loss" if options.validate else "loss"
     fixed_images = (val_x if val_x is not None else train_x)[: options.reconstruct_count]
     timer = EpochTimer()
@@ -172,8 +159,9 @@ def train(
             run_dir, options.sample_count, options.seed, fixed_images, options.reconstruct_every
         ),
     ]
-    if options.kl_warmup > 0:
-        callbacks.insert(0, KLWarmup(options.kl_warmup))
+    warmup = auto_kl_warmup(options.epochs) if options.kl_warmup is None else options.kl_warmup
+    if warmup > 0:
+        callbacks.insert(0, KLWarmup(warmup))
     if options.validate:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -226,6 +214,7 @@ def train(
             },
             "seed": options.seed,
             "batch_size": batch_size,
+            "kl_warmup": warmup,
             "versions": library_versions(),
             "parameters": int(vae.count_params()),
             "epochs_run": report.epochs_run,

@@ -77,12 +77,19 @@ def test_loss_falls_and_is_finite(trained):
     assert history["val_loss"][-1] < history["val_loss"][0]
 
 
-def test_loss_is_reconstruction_plus_kl(trained):
+def aux(history: dict[str, list[float]], prefix: str = "") -> np.ndarray:
+    """The weighted z-only likelihood term of the default conv-vae-ar, per epoch."""
+    return TINY.aux_weight * np.asarray(history[f"{prefix}base_reconstruction"])
+
+
+def test_loss_is_reconstruction_plus_kl_plus_the_z_only_term(trained):
     history = read_history(trained[0])
     np.testing.assert_allclose(
-        history["loss"], np.add(history["reconstruction"], history["kl"]), rtol=1e-4
+        history["loss"],
+        np.add(history["reconstruction"], history["kl"]) + aux(history),
+        rtol=1e-4,
     )
-    assert min(history["kl"]) > 0
+    assert min(history["kl"]) > 0 and min(history["base_reconstruction"]) > 0
 
 
 def test_kl_weight_zero_adds_no_kl(shapes: Path, tmp_path: Path):
@@ -92,8 +99,14 @@ def test_kl_weight_zero_adds_no_kl(shapes: Path, tmp_path: Path):
         shapes, tmp_path / "run", TrainOptions(**{**TINY.__dict__, "kl_weight": 0.0, "epochs": 2})
     )
     history = report.history
-    np.testing.assert_allclose(history["loss"], history["reconstruction"], rtol=1e-5)
-    np.testing.assert_allclose(history["val_loss"], history["val_reconstruction"], rtol=1e-5)
+    np.testing.assert_allclose(
+        history["loss"], np.add(history["reconstruction"], aux(history)), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        history["val_loss"],
+        np.add(history["val_reconstruction"], aux(history, "val_")),
+        rtol=1e-5,
+    )
     assert min(history["kl"]) > 0  # the KL is still measured, just not trained on
 
 
@@ -107,11 +120,12 @@ def test_kl_warmup_starts_at_zero_and_val_loss_uses_full_weight(shapes: Path, tm
     report = train(shapes, tmp_path / "run", TrainOptions(**{**TINY.__dict__, "kl_warmup": 4}))
     h = report.history
     for i, scale in enumerate((0.0, 0.25, 0.5)):
-        expected = h["reconstruction"][i] + scale * h["kl"][i]
+        expected = h["reconstruction"][i] + scale * h["kl"][i] + aux(h)[i]
         assert h["loss"][i] == pytest.approx(expected, rel=1e-4), i
-        full = h["val_reconstruction"][i] + h["val_kl"][i]
+        full = h["val_reconstruction"][i] + h["val_kl"][i] + aux(h, "val_")[i]
         assert h["val_loss"][i] == pytest.approx(full, rel=1e-4), i
-    assert h["loss"][0] < h["reconstruction"][0] + 0.5 * h["kl"][0]  # the control: KL left out
+    # the control: the KL was left out of the first epoch's loss
+    assert h["loss"][0] < h["reconstruction"][0] + 0.5 * h["kl"][0] + aux(h)[0]
     assert float(convert_to_numpy(load_run(tmp_path / "run").kl_scale)) == 1.0
 
 
