@@ -81,6 +81,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.BackoffRetryMiddleware": 550,  # where RetryMiddleware was
 }
 ITEM_PIPELINES = {"crawler.pipelines.CatalogPipeline": 300}
+EXTENSIONS = {
+    "crawler.progress.CrawlProgress": 500,  # the live display / progress line (crawler/progress.py)
+    "scrapy.extensions.logstats.LogStats": None,  # its "Crawled N pages" line says less than ours
+}
 ADDONS = {"crawler.frontier.RedisFrontierAddon": 0}  # switches scrapy-redis on with REDIS_URL
 
 # --- Engine ---------------------------------------------------------------------------------
@@ -99,6 +103,10 @@ SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
 DOWNLOADER_STATS = False
 SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.depth.DepthMiddleware": None}
 LOG_LEVEL = "INFO"
+# How a crawl shows progress: "auto" = a live display when stderr is a terminal and no LOG_FILE
+# (else a log line), "log" = the log line only, "report" = JSON lines for the launcher (set by it).
+CRAWL_PROGRESS = "auto"
+CRAWL_PROGRESS_LOG_SECONDS = 60.0  # seconds between progress lines in the log
 TELNETCONSOLE_ENABLED = False
 
 # --- Sources of today: Wikimedia Commons; etiquette and opt-outs -------------------------------
