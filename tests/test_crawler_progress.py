@@ -199,3 +199,12 @@ def test_ctrl_c_stops_a_multi_process_crawl_with_its_summary(farm: Farm, tmp_pat
     fetched = summary_rows(text)["fetched"]
     assert 0 < fetched < IMAGES + 1  # stopped early, everything fetched recorded
     assert fetched == catalog_rows(tmp_path / "data")["fetched"]
+
+
+def test_an_unknown_progress_mode_is_one_error_line(farm: Farm, tmp_path: Path) -> None:
+    done = subprocess.run(crawl_command(farm, tmp_path, CRAWL_PROCESSES="1",
+                                        CRAWL_PROGRESS="fancy"),
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "Error: -s CRAWL_PROGRESS=fancy: give one of auto, log, report")
