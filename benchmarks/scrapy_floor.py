@@ -40,6 +40,7 @@ class FloorSpider(scrapy.Spider):
             for name, order in synthset_settings.EXTENSIONS.items()
         },
         "ADDONS": {},
+        "LOG_FORMATTER": "scrapy.logformatter.LogFormatter",
         "LOG_LEVEL": "WARNING",
     }
 

@@ -103,6 +103,8 @@ SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
 DOWNLOADER_STATS = False
 SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.depth.DepthMiddleware": None}
 LOG_LEVEL = "INFO"
+# Scrapy's, but no DEBUG record per response and per item is built when LOG_LEVEL hides them.
+LOG_FORMATTER = "crawler.logformatter.QuietLogFormatter"
 # How a crawl shows progress: "auto" = a live display when stderr is a terminal and no LOG_FILE
 # (else a log line), "log" = the log line only, "report" = JSON lines for the launcher (set by it).
 CRAWL_PROGRESS = "auto"
