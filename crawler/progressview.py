@@ -122,10 +122,10 @@ class ProgressView:
     reports: dict[str, Report] = field(default_factory=dict)
     _history: deque[tuple[float, int, int]] = field(default_factory=deque)  # (t, fetched, bodies)
 
-    def update(self, source: str, report: Report, now: float | None = None) -> None:
+    def update(self, source: str, report: Report) -> None:
         """Take ``source``'s latest report (``source``: the process, "" for a plain crawl)."""
         self.reports[source] = report
-        now = time.monotonic() if now is None else now
+        now = time.monotonic()
         tally = self.tally()
         self._history.append((now, tally.fetched, tally.bodies))
         while len(self._history) > 2 and self._history[1][0] <= now - RATE_WINDOW_S:
