@@ -18,7 +18,7 @@ images/s of a crawler that is nothing but Scrapy, which no Scrapy-based crawler 
 img2dataset is installed on first use into its own venv (``--peer-venv``), and run
 as a subprocess; synthset runs as ``scrapy crawl`` (all cores, its default).
 
-    python benchmarks/crawl.py [--urls 20000] [--scenarios 1,2,3]
+    python benchmarks/crawl.py [--urls 20000] [--scenarios 1,2,3] [--no-peer]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -89,18 +90,31 @@ def start_farm(hosts: int) -> Farm:
 
 @dataclass
 class Result:
-    """One harvester's run: how long, how many stored."""
+    """One harvester's run: how long, how many stored, and the CPU its processes used."""
 
     seconds: float
     stored: int
+    cpu_seconds: float = 0.0  # user + system time of the processes it ran (all cores)
 
     @property
     def rate(self) -> float:
         """Images stored per second."""
         return self.stored / self.seconds
 
+    @property
+    def cpu_ms_per_image(self) -> float:
+        """CPU milliseconds per stored image (less swayed by a busy machine than images/s)."""
+        return 1000 * self.cpu_seconds / max(self.stored, 1)
+
     def __str__(self) -> str:
-        return f"{self.stored:6d} stored in {self.seconds:7.1f} s = {self.rate:7.1f} images/s"
+        return (f"{self.stored:6d} stored in {self.seconds:7.1f} s = {self.rate:7.1f} images/s, "
+                f"{self.cpu_ms_per_image:5.2f} CPU ms/image")
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every child process waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def crawl_with_synthset(urls: list[str], work: Path, settings: dict[str, object]) -> Result:
@@ -112,13 +126,13 @@ def crawl_with_synthset(urls: list[str], work: Path, settings: dict[str, object]
     for name, value in settings.items():
         command += ["-s", f"{name}={value}"]
     with open(work / "synthset.log", "w") as log:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), children_cpu()
         subprocess.run(command, cwd=REPO, stderr=log, stdout=log, check=True)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, children_cpu() - cpu
     with open_catalog(data_dir, create=False) as catalog:
         (stored,) = catalog.conn.execute(
             "SELECT count(*) FROM urls WHERE sha256 IS NOT NULL").fetchone()
-    return Result(seconds, stored)
+    return Result(seconds, stored, cpu)
 
 
 def crawl_with_scrapy_floor(urls: list[str], work: Path, settings: dict[str, object]) -> Result:
@@ -131,15 +145,15 @@ def crawl_with_scrapy_floor(urls: list[str], work: Path, settings: dict[str, obj
             "-s", f"SYNTHSET_DATA={work / 'floor-data'}"]
     for name, value in settings.items():
         base += ["-s", f"{name}={value}"]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
     children = [subprocess.Popen([*base, "-a", f"partition={i}/{cores}"], cwd=REPO,
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
                 for i in range(cores)]
     outputs = [child.communicate()[0] for child in children]
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, children_cpu() - cpu
     stored = sum(int(line.split()[1]) for out in outputs for line in out.splitlines()
                  if line.startswith("floor/ok "))
-    return Result(seconds, stored)
+    return Result(seconds, stored, cpu)
 
 
 def install_peer(venv: Path) -> Path:
@@ -164,11 +178,11 @@ def crawl_with_img2dataset(urls: list[str], work: Path, peer: Path) -> Result:
                "--resize_mode", "no", "--disable_all_reencoding", "True",
                "--timeout", str(TIMEOUT_S), "--retries", "0", "--enable_wandb", "False"]
     with open(work / "img2dataset.log", "w") as log:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), children_cpu()
         subprocess.run(command, stdout=log, stderr=log, check=True)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, children_cpu() - cpu
     stored = sum(json.loads(p.read_text())["successes"] for p in out.glob("*_stats.json"))
-    return Result(seconds, stored)
+    return Result(seconds, stored, cpu)
 
 
 def alive_share(urls: list[str]) -> float:
@@ -180,17 +194,20 @@ def alive_share(urls: list[str]) -> float:
     return sum(not is_dead(n, DEAD_FRACTION) for n in numbers) / len(numbers)
 
 
-def versus_peer(name: str, hosts: int, count: int, settings: dict[str, object], peer: Path,
-                target: float, floor: bool = False) -> None:
+def versus_peer(name: str, hosts: int, count: int, settings: dict[str, object],
+                peer: Path | None, target: float, floor: bool = False) -> None:
     """Run synthset and img2dataset on one farm of ``hosts``; print both and the ratio. With
-    ``floor``, also Scrapy alone at the peer's settings (the most any Scrapy crawler could do)."""
+    ``floor``, also Scrapy alone at the peer's settings (the most any Scrapy crawler could do).
+    Without ``peer`` (--no-peer), img2dataset is left out."""
     farm = start_farm(hosts)
     try:
         urls = farm.urls(count)
         with tempfile.TemporaryDirectory() as tmp:
             ours = crawl_with_synthset(urls, Path(tmp), settings)
-        with tempfile.TemporaryDirectory() as tmp:
-            theirs = crawl_with_img2dataset(urls, Path(tmp), peer)
+        theirs = None
+        if peer is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                theirs = crawl_with_img2dataset(urls, Path(tmp), peer)
         scrapy_alone = None
         if floor:
             with tempfile.TemporaryDirectory() as tmp:
@@ -199,15 +216,19 @@ def versus_peer(name: str, hosts: int, count: int, settings: dict[str, object], 
         farm.stop()
     print(f"[{name}] {hosts} hosts, {count} URLs")
     print(f"  synthset     {ours}")
-    print(f"  img2dataset  {theirs}")
-    ratio = ours.rate / theirs.rate
-    print(f"  ratio: {ratio:.2f}x (target >= {target}x): {'met' if ratio >= target else 'MISSED'}",
-          flush=True)
+    if theirs is not None:
+        print(f"  img2dataset  {theirs}")
+        ratio = ours.rate / theirs.rate
+        print(f"  ratio: {ratio:.2f}x (target >= {target}x): "
+              f"{'met' if ratio >= target else 'MISSED'}", flush=True)
     if scrapy_alone is not None:
         print(f"  Scrapy alone {scrapy_alone}  (benchmarks/scrapy_floor.py, same settings, "
-              f"nothing kept)\n  Scrapy alone / img2dataset = "
-              f"{scrapy_alone.rate / theirs.rate:.2f}x; synthset / Scrapy alone = "
-              f"{ours.rate / scrapy_alone.rate:.2f}", flush=True)
+              "nothing kept)")
+        if theirs is not None:
+            print(f"  Scrapy alone / img2dataset = {scrapy_alone.rate / theirs.rate:.2f}x")
+        print(f"  synthset / Scrapy alone = {ours.rate / scrapy_alone.rate:.2f} (images/s); "
+              f"{scrapy_alone.cpu_ms_per_image / ours.cpu_ms_per_image:.2f} "
+              "(CPU per image, Scrapy alone's / synthset's)", flush=True)
 
 
 def versus_bound(hosts: int, count: int) -> None:
@@ -237,12 +258,15 @@ def main() -> None:
     parser.add_argument("--scenarios", default="1,2,3", help="which of 1,2,3 to run")
     parser.add_argument("--peer-venv", type=Path, default=PEER_VENV,
                         help="where img2dataset is (or gets) installed")
+    parser.add_argument("--no-peer", action="store_true",
+                        help="leave img2dataset out (scenario 1 then compares with Scrapy alone)")
     options = parser.parse_args()
     chosen = set(options.scenarios.split(","))
     print(f"{available_cores()} cores, {os.getloadavg()[0]:.1f} load; farm: {LATENCY_MS} ms per "
           f"image, {DEAD_FRACTION:.0%} dead; synthset as CRAWL_PROCESSES=0 (one per core)",
           flush=True)
-    peer = install_peer(options.peer_venv) if chosen & {"1", "2"} else Path()
+    wants_peer = chosen & {"1", "2"} and not options.no_peer
+    peer = install_peer(options.peer_venv) if wants_peer else None
     if "1" in chosen:
         print("synthset settings:", ", ".join(f"{k}={v}" for k, v in AGGRESSIVE.items()))
         versus_peer("img2dataset's aggressiveness", 32, options.urls, AGGRESSIVE, peer, 1.5,

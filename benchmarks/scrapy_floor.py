@@ -3,8 +3,8 @@
 ``scrapy runspider benchmarks/scrapy_floor.py -a urls_file=LIST -a partition=i/N -s ...``
 requests every URL of ``LIST`` (one per line) whose host hashes to process ``i`` of ``N``
 (synthset's own host partition), counts the 200s in the stat ``floor/ok`` and stores
-nothing: synthset's engine settings, but no catalog, image store, robots.txt, middleware or
-pipeline of ours (run it from the repository, where scrapy.cfg names those settings).
+nothing: synthset's engine settings, but no catalog, image store, robots.txt, middleware,
+extension or pipeline of ours (run it from the repository, where scrapy.cfg names those settings).
 What it costs per URL is what Scrapy itself costs, so its images/s bound any crawler built
 on Scrapy on this machine (benchmarks/crawl.py prints it next to synthset and img2dataset).
 """
@@ -34,7 +34,13 @@ class FloorSpider(scrapy.Spider):
             name: None for name in synthset_settings.DOWNLOADER_MIDDLEWARES
             if name.startswith("crawler.")
         },
+        # our extensions (the progress display) off; Scrapy's stay as synthset sets them
+        "EXTENSIONS": {
+            name: None if name.startswith("crawler.") else order
+            for name, order in synthset_settings.EXTENSIONS.items()
+        },
         "ADDONS": {},
+        "LOG_FORMATTER": "scrapy.logformatter.LogFormatter",
         "LOG_LEVEL": "WARNING",
     }
 

@@ -1,4 +1,4 @@
-"""Counting queries behind ``curate stats``: statuses, sources, licences, synsets, reviews."""
+"""Counting queries behind ``curate stats`` and a crawl's outcomes: statuses, sources, reviews."""
 
 from __future__ import annotations
 
@@ -40,6 +40,17 @@ def url_counts(catalog: Catalog) -> dict[str, int]:
     ).fetchone()
     keys = ("total", "fetched", "unfetched", "failed", "dead", "with_body")
     return {key: int(value or 0) for key, value in zip(keys, row, strict=True)}
+
+
+def outcome_counts(catalog: Catalog) -> dict[str, int]:
+    """Fetched URLs per outcome: ``error/<token>`` for a failed fetch, else ``status/<HTTP>``
+    (the keys a crawl counts them under)."""
+    rows = catalog.conn.execute(
+        """SELECT CASE WHEN error IS NOT NULL THEN 'error/' || error
+                       ELSE 'status/' || http_status END, count(*)
+           FROM urls WHERE fetched_at IS NOT NULL GROUP BY 1"""
+    )
+    return {row[0]: row[1] for row in rows}
 
 
 def _group_counts(catalog: Catalog, column: str, words: str) -> list[GroupCounts]:

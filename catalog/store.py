@@ -139,10 +139,15 @@ def _synced_temp_file(temp_dir: Path, data: bytes) -> str:
     """A new temporary file in ``temp_dir`` holding ``data``, synced to disk; its path."""
     fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=temp_dir)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        # os.write on the bare descriptor: a file object would add an fstat, an isatty ioctl
+        # and an lseek per image, and copy the body through its buffer.
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -22,6 +22,8 @@ from typing import Any
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from crawler.errors import SpiderArgumentError
+from crawler.progress import TICK_S, ProgressDisplay, live_allowed, read_report
+from crawler.progressview import ProgressView
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a Linux process gets when its parent dies
@@ -77,7 +79,7 @@ def child_command(
     command = [sys.executable, "-m", "scrapy", "crawl", spider]
     for name, value in spider_args.items():
         command += ["-a", f"{name}={value}"]
-    own = {"CRAWL_PARTITION": partition}
+    own = {"CRAWL_PARTITION": partition, "CRAWL_PROGRESS": "report"}  # the launcher shows it
     if settings.get("JOBDIR"):  # a paused crawl's queue is per process
         slot = partition.replace("/", "-of-")
         own["JOBDIR"] = os.path.join(settings["JOBDIR"], f"process-{slot}")
@@ -109,9 +111,10 @@ def launch_crawl(
 
     The processes' logs pass through as they come; an ``Error:`` line that several
     of them print (they share the arguments and the data directory) is printed once,
-    last. The processes run in their own session; SIGINT, SIGTERM and SIGHUP sent to
-    this process are passed on once to each, so Ctrl-C stops them all cleanly, and
-    they get SIGTERM if this process is killed outright.
+    last. Their progress reports make one display (crawler/progress.py). The processes
+    run in their own session; SIGINT, SIGTERM and SIGHUP sent to this process are
+    passed on once to each, so Ctrl-C stops them all cleanly, and they get SIGTERM if
+    this process is killed outright.
     """
     given = command_line_settings(settings)
     children = [
@@ -122,12 +125,18 @@ def launch_crawl(
     ]
     errors: dict[str, None] = {}  # Error: lines in order of arrival, each once
     lock = threading.Lock()
+    display = ProgressDisplay(ProgressView(f"crawl {spider}"), live_allowed(settings),
+                              lambda line: print(line, file=sys.stderr),
+                              settings.getfloat("CRAWL_PROGRESS_LOG_SECONDS", 60.0))
 
     def relay(child: subprocess.Popen) -> None:
         assert child.stderr is not None
         for line in child.stderr:
+            report = read_report(line)
             with lock:
-                if line.startswith("Error: "):
+                if report is not None:
+                    display.view.update(str(child.pid), report)
+                elif line.startswith("Error: "):
                     errors.setdefault(line.rstrip("\n"))
                 else:
                     sys.stderr.write(line)
@@ -142,13 +151,25 @@ def launch_crawl(
     for thread in relays:
         thread.start()
     previous = {signum: signal.signal(signum, forward) for signum in FORWARDED_SIGNALS}
+    display.start()
     try:
-        codes = [child.wait() for child in children]
+        codes = [wait_showing(child, display, lock) for child in children]
         for thread in relays:
             thread.join()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        display.stop()
     for line in errors:
         print(line, file=sys.stderr)
     return max((code if code >= 0 else 1) for code in codes)
+
+
+def wait_showing(child: subprocess.Popen, display: ProgressDisplay, lock: threading.Lock) -> int:
+    """Wait for ``child`` to exit, ticking ``display`` (under ``lock``) every second meanwhile."""
+    while True:
+        try:
+            return child.wait(timeout=TICK_S)
+        except subprocess.TimeoutExpired:
+            with lock:
+                display.tick()

@@ -196,6 +196,8 @@ class CatalogPipeline:
 
     def _written(self, counts: Counter[str], fetched_urls: list[str]) -> None:
         self.counts.update(counts)
+        if self.crawler is not None and counts["new_images"]:
+            self.crawler.stats.inc_value("synthset/new_images", counts["new_images"])
         self._writing = None
         if fetched_urls and self.crawler is not None:
             self.crawler.signals.send_catch_log(signal=FETCHES_RECORDED, urls=fetched_urls)

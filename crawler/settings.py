@@ -43,10 +43,11 @@ ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 64  # requests in flight, all hosts together
 CONCURRENT_REQUESTS_PER_DOMAIN = 4  # requests in flight per host
 DOWNLOAD_DELAY = 0.25  # seconds between requests to one host (AutoThrottle adjusts it)
-# Scrapy draws a random 0.5x-1.5x delay on every wake-up of a host's slot, not once per request,
-# so the wait stretches to the largest draw: 1.22x DOWNLOAD_DELAY on average, 18% below the rate
-# the delay allows. A fixed delay keeps every host at exactly 1 / DOWNLOAD_DELAY requests/s.
-RANDOMIZE_DOWNLOAD_DELAY = False
+# Scrapy draws a random delay of DOWNLOAD_DELAY x (1 +- jitter) on every wake-up of a host's
+# slot, not once per request, so the wait stretches to the largest draw: 1.22x DOWNLOAD_DELAY on
+# average at Scrapy's 0.5, 18% below the rate the delay allows. 0 (no jitter) keeps every host at
+# exactly 1 / DOWNLOAD_DELAY requests/s. (It replaces RANDOMIZE_DOWNLOAD_DELAY, deprecated.)
+DOWNLOAD_DELAY_JITTER = 0.0  # fraction of DOWNLOAD_DELAY; 0 = a fixed delay
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0  # seconds
 AUTOTHROTTLE_MAX_DELAY = 30.0  # seconds
@@ -80,6 +81,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.BackoffRetryMiddleware": 550,  # where RetryMiddleware was
 }
 ITEM_PIPELINES = {"crawler.pipelines.CatalogPipeline": 300}
+EXTENSIONS = {
+    "crawler.progress.CrawlProgress": 500,  # the live display / progress line (crawler/progress.py)
+    "scrapy.extensions.logstats.LogStats": None,  # its "Crawled N pages" line says less than ours
+}
 ADDONS = {"crawler.frontier.RedisFrontierAddon": 0}  # switches scrapy-redis on with REDIS_URL
 
 # --- Engine ---------------------------------------------------------------------------------
@@ -98,6 +103,12 @@ SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
 DOWNLOADER_STATS = False
 SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.depth.DepthMiddleware": None}
 LOG_LEVEL = "INFO"
+# Scrapy's, but no DEBUG record per response and per item is built when LOG_LEVEL hides them.
+LOG_FORMATTER = "crawler.logformatter.QuietLogFormatter"
+# How a crawl shows progress: "auto" = a live display when stderr is a terminal and no LOG_FILE
+# (else a log line), "log" = the log line only, "report" = JSON lines for the launcher (set by it).
+CRAWL_PROGRESS = "auto"
+CRAWL_PROGRESS_LOG_SECONDS = 60.0  # seconds between progress lines in the log
 TELNETCONSOLE_ENABLED = False
 
 # --- Sources of today: Wikimedia Commons; etiquette and opt-outs -------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from model.datasets import DATASETS
 from model.options import RECIPES, TrainOptions, apply_recipe
+from model.quiet import load_backend
 from synthset import __version__
 from synthset.cli import SynthsetGroup
 
@@ -28,13 +28,16 @@ existing_dir = click.Path(exists=False, file_okay=False, path_type=Path)
 
 
 def quiet_backend() -> None:
-    """Keep TensorFlow's C++ start-up chatter off the terminal unless the user asked for it."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Load the backend; its start-up chatter (TensorFlow, absl, CUDA) shows only with --verbose."""
+    load_backend(verbose=click.get_current_context().find_root().params.get("verbose", False))
 
 
 @click.group(cls=SynthsetGroup)
 @click.version_option(__version__, prog_name="model")
-def cli() -> None:
+@click.option(
+    "--verbose", is_flag=True, help="Show the backend's start-up log (TensorFlow, absl, CUDA)."
+)
+def cli(verbose: bool) -> None:
     """Train a Keras 3 VAE on an export (datasets/NAME/) and sample, reconstruct, evaluate it.
 
     \b

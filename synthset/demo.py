@@ -288,7 +288,9 @@ def memorization(evaluation: dict) -> object:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"),
               show_default=True, help="Folder for everything the demo writes.")
 @click.option("--quick", is_flag=True, help="Small numbers, same stages (what the tests run).")
-def main(out: Path, quick: bool) -> None:
+@click.option("--verbose", is_flag=True,
+              help="Let the model steps show the backend's start-up log (TensorFlow, absl, CUDA).")
+def main(out: Path, quick: bool, verbose: bool) -> None:
     """Run the whole synthset pipeline offline against the built-in mirror."""
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, exit_on_signal)
@@ -309,7 +311,7 @@ def main(out: Path, quick: bool) -> None:
     finally:
         mirror.stop()
     curate = BIN / "curate"
-    model = BIN / "model"
+    model = (BIN / "model", "--verbose") if verbose else (BIN / "model",)
     run(curate, "check", "--data", data)
     run(curate, "dedup", "--data", data)
     console.print("[dim]Screening: a person runs `curate review`; the demo imports the mirror's "
@@ -325,7 +327,7 @@ def main(out: Path, quick: bool) -> None:
         "--license", OPEN_LICENSES, "--include-unreviewed")
     open_dir = datasets / "demo-open"
     if not (run_dir / "train.json").exists():
-        run(model, "train", export_dir, "--out", run_dir, "--epochs", str(size.epochs),
+        run(*model, "train", export_dir, "--out", run_dir, "--epochs", str(size.epochs),
             "--patience", str(size.patience), "--latent-dim", str(size.latent_dim),
             "--lr", "1e-3", "--overwrite")
     paths = {
@@ -337,9 +339,9 @@ def main(out: Path, quick: bool) -> None:
         "credits": open_dir / "ATTRIBUTION.md",
     }
     for command in grid_commands(run_dir, export_dir, paths["sample grid"],
-                                 paths["reconstruction grid"], size.samples):
+                                 paths["reconstruction grid"], size.samples, model):
         run(*command)
-    evaluation = json.loads(run(model, "evaluate", run_dir, export_dir, "--json", capture=True))
+    evaluation = json.loads(run(*model, "evaluate", run_dir, export_dir, "--json", capture=True))
     stats = json.loads(run(curate, "stats", "--json", "--data", data, capture=True))
     train = json.loads((run_dir / "train.json").read_text())
     export = json.loads((export_dir / "export.json").read_text())

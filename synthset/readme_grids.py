@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -20,13 +21,20 @@ RECONSTRUCTIONS_FILE = "demo-reconstructions.png"
 
 
 def grid_commands(
-    run_dir: Path, export_dir: Path, samples_png: Path, reconstructions_png: Path, samples: int
+    run_dir: Path,
+    export_dir: Path,
+    samples_png: Path,
+    reconstructions_png: Path,
+    samples: int,
+    model: Sequence[str | Path] = (BIN / "model",),
 ) -> list[list[str]]:
-    """``model sample`` and ``model reconstruct`` as the demo runs them (seed 0)."""
-    model = str(BIN / "model")
+    """``model sample`` and ``model reconstruct`` as the demo runs them (seed 0); ``model`` is
+    the command that starts the model CLI (with ``--verbose`` when the demo has it)."""
+    prefix = [str(part) for part in model]
     return [
-        [model, "sample", str(run_dir), "-n", str(samples), "-o", str(samples_png), "--seed", "0"],
-        [model, "reconstruct", str(run_dir), str(export_dir), "-o", str(reconstructions_png)],
+        [*prefix, "sample", str(run_dir), "-n", str(samples), "-o", str(samples_png), "--seed",
+         "0"],
+        [*prefix, "reconstruct", str(run_dir), str(export_dir), "-o", str(reconstructions_png)],
     ]
 
 

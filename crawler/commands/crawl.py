@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 from crawler.frontier import check_frontier
 from crawler.launcher import crawl_processes, launch_crawl
 from crawler.preflight import check_crawl
+from crawler.progress import prepare_display
 from crawler.spiders import ERROR_STAT
 from synthset.errors import SynthsetError
 
@@ -42,6 +43,7 @@ class Command(ScrapyCrawlCommand):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         """Parse the options, then check the spider and its arguments (no crawl started yet)."""
         super().process_options(args, opts)
+        prepare_display(self.settings)  # before the log starts: the live display's log level
         if len(args) != 1:
             return  # run() lets Scrapy's usage error speak
         try:

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 SKIP_CHECK_BATCH = 500  # URLs per catalog lookup of what was fetched before
 OTHER_PROCESS_STAT = "synthset/left_to_other_process"  # URLs whose host another process owns
+QUEUED_STAT = "synthset/queued"  # URLs to fetch (or refuse) this run, as listed so far
 ERROR_STAT = "synthset/error"  # stats key: the expected failure that ended the crawl
 ERROR_CLOSE_REASON = "synthset_error"  # close reason of a crawl stopped by such a failure
 
@@ -156,6 +157,7 @@ class ImageSpider(scrapy.Spider):
                 stats.inc_value("synthset/skipped_fetched_before", len(done))
             todo = [(d, token) for d, token in fresh if d.url not in done]
             if todo:
+                stats.inc_value(QUEUED_STAT, len(todo))  # the progress display's "listed"
                 yield DiscoveredBatch(tuple(d for d, _ in todo))  # one item, not one per URL
             for discovered, token in todo:
                 if token is None:
