@@ -98,7 +98,19 @@ SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
 DOWNLOADER_STATS = False
 SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.depth.DepthMiddleware": None}
 LOG_LEVEL = "INFO"
+# Both run Python sent to a localhost port. Scrapy's remote control (2.19) also writes its token
+# to a job file under ~/.local/state/scrapy/job_files/ that a killed crawl leaves behind. On for
+# one run: -s REMOTE_CONTROL_ENABLED=1 (-s REMOTE_CONTROL_JOBS_DIR=DIR keeps its file out of ~).
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+EXTENSIONS = {
+    "crawler.stopping.PromptStop": 0,  # SIGTERM / Ctrl-C: exit within CRAWL_STOP_TIMEOUT
+    "crawler.jobdir.JobDirMarker": 1000,  # after Scrapy's SpiderState: a JOBDIR closed whole
+}
+# seconds from SIGTERM or the first Ctrl-C to exit: the first half lets requests in flight finish,
+# then they are dropped (still pending in the catalog) and what was fetched is committed. 0 = wait
+# for every request as Scrapy does. A second signal exits at once.
+CRAWL_STOP_TIMEOUT = 10.0
 
 # --- Sources of today: Wikimedia Commons; etiquette and opt-outs -------------------------------
 # Who to contact about this crawl (email or URL): Wikimedia's User-Agent policy asks for one and

@@ -22,7 +22,9 @@ from scrapy.utils.log import failure_to_exc_info
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from crawler.crawllock import hold_crawl_locks
 from crawler.frontier import check_frontier
+from crawler.jobdir import set_aside_if_unusable
 from crawler.launcher import crawl_processes, launch_crawl
 from crawler.preflight import check_crawl
 from crawler.spiders import ERROR_STAT
@@ -38,9 +40,14 @@ class Command(ScrapyCrawlCommand):
         super().__init__()
         self.error: str | None = None  # the expected failure to report, once known
         self.processes = 1  # crawl processes to launch (1: crawl in this process)
+        self.locks: list[int] = []  # descriptors holding this crawl's locks (crawler.crawllock)
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
-        """Parse the options, then check the spider and its arguments (no crawl started yet)."""
+        """Parse the options, check the spider and its arguments, then lock the data directory.
+
+        No crawl has started yet; a second crawl of the same data directory or JOBDIR
+        stops here. A JOBDIR a killed run left unusable is set aside.
+        """
         super().process_options(args, opts)
         if len(args) != 1:
             return  # run() lets Scrapy's usage error speak
@@ -48,6 +55,8 @@ class Command(ScrapyCrawlCommand):
             spidercls = check_crawl(self.settings, args[0], opts.spargs)
             check_frontier(self.settings)
             self.processes = crawl_processes(self.settings, spidercls)
+            self.locks = hold_crawl_locks(self.settings)
+            set_aside_if_unusable(self.settings)
         except SynthsetError as error:
             self.error = str(error)
             self.requires_crawler_process = False  # nothing to crawl: no reactor, no log banner
@@ -59,7 +68,8 @@ class Command(ScrapyCrawlCommand):
         if self.error is None and self.processes > 1:
             print(f"crawling as {self.processes} processes (-s CRAWL_PROCESSES=N to change), "
                   "each fetching the hosts hashed to it", file=sys.stderr)
-            self.exitcode = launch_crawl(args[0], opts.spargs, self.settings, self.processes)
+            self.exitcode = launch_crawl(args[0], opts.spargs, self.settings, self.processes,
+                                         self.locks)
         elif self.error is None and len(args) == 1:
             self._crawl(args[0], opts.spargs)
         elif self.error is None:
