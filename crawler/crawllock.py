@@ -24,8 +24,11 @@ LOCK_FILE = "crawl.lock"
 INHERITED_ENV = "SYNTHSET_CRAWL_LOCK_FDS"  # descriptors of locks a launcher holds for us
 
 
-def lock_directory(directory: Path, what: str) -> int:
+def lock_directory(directory: Path, what: str, unusable: str) -> int:
     """Lock ``directory`` for this crawl; the open descriptor holding the lock.
+
+    ``what`` names the setting (``-s SYNTHSET_DATA=...``) in messages, ``unusable`` says
+    what cannot be done where the lock file cannot be made.
 
     :raises CrawlRunning: another live crawl holds it (the message names its PID).
     :raises DataDirUnusable: the directory or its lock file cannot be created.
@@ -35,8 +38,7 @@ def lock_directory(directory: Path, what: str) -> int:
         fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as error:
         raise DataDirUnusable(
-            f"{what}={directory}: cannot create {LOCK_FILE} there ({error.strerror}); "
-            "point it at a writable directory"
+            f"{what}: {unusable} there ({error}); point it at a writable directory"
         ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -44,7 +46,7 @@ def lock_directory(directory: Path, what: str) -> int:
         holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
         os.close(fd)
         raise CrawlRunning(
-            f"{what}={directory} is in use by another crawl (process {holder}); "
+            f"{what} is in use by another crawl (process {holder}); "
             f"wait for it to end or stop it with: kill -TERM {holder}"
         ) from None
     os.ftruncate(fd, 0)
@@ -76,10 +78,11 @@ def hold_crawl_locks(settings: BaseSettings) -> list[int]:
     held: list[int] = []
     locked: set[Path] = set()
     try:
-        for name in ("SYNTHSET_DATA", "JOBDIR"):
+        for name, unusable in (("SYNTHSET_DATA", "no catalog can be opened"),
+                               ("JOBDIR", "no crawl state can be kept")):
             directory = Path(settings[name]).resolve() if settings.get(name) else None
             if directory is not None and directory not in locked:
-                held.append(lock_directory(directory, f"-s {name}"))
+                held.append(lock_directory(directory, f"-s {name}={settings[name]}", unusable))
                 locked.add(directory)
     except Exception:
         for fd in held:
