@@ -47,15 +47,22 @@ class PromptStop:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        """Read CRAWL_STOP_TIMEOUT; install the handlers once the engine runs."""
+        """Read CRAWL_STOP_TIMEOUT; install the handlers as soon as the reactor runs.
+
+        Scrapy installs its own just before it starts the reactor: a stop requested
+        while the spider is still opening is bounded too.
+        """
+        from twisted.internet import reactor
+
         timeout = crawler.settings.getfloat("CRAWL_STOP_TIMEOUT", 10.0)
         if timeout <= 0:
             raise NotConfigured("CRAWL_STOP_TIMEOUT is 0")
         extension = cls(crawler, timeout)
-        crawler.signals.connect(extension.engine_started, signal=signals.engine_started)
+        reactor.callWhenRunning(extension.take_over_signals)
+        crawler.signals.connect(extension.take_over_signals, signal=signals.engine_started)
         return extension
 
-    def engine_started(self) -> None:
+    def take_over_signals(self) -> None:
         """Put our handler in front of Scrapy's (installed by then) for SIGINT and SIGTERM."""
         if threading.current_thread() is not threading.main_thread():
             return  # signal handlers can only be set from the main thread
