@@ -7,9 +7,12 @@ After the final run they check: every planted URL once in the catalog and fetche
 other URL, every store file matching its hash; after every kill, no process of the killed
 run alive 5 s later; no traceback in any log; no hang (a SIGTERM that does not end the
 crawl within CRAWL_STOP_TIMEOUT + 5 s, a final run past ``--final-limit`` s). ``curate
-check`` and ``curate export`` are killed the same way on the crawled catalog and rerun:
-judgments equal to a clean run's, never a partial export. One row per scenario, and the
-SIGTERM-to-exit median and worst over the campaign.
+check``, ``dedup``, ``export``, ``merge`` and ``decisions import`` are killed (SIGKILL) on a
+copy of the crawled catalog and rerun: URL facts, judgments and decisions equal to a run
+never killed, never a partial export. ``model train`` is killed and continued with
+``--resume`` each time, then compared with runs never killed (seeds 0 and 1 give the
+run-to-run noise). One row per scenario, and the SIGTERM-to-exit median and worst.
+A Redis worker scenario is not here yet (tests/test_crawler_redis.py kills one).
 
     python benchmarks/faults.py [--kills 20] [--seed 7] [--scenarios crawl-kill-1p,...]
 """
@@ -56,6 +59,7 @@ class Row:
     hangs: int = 0
     tracebacks: int = 0
     stop_seconds: list[float] = field(default_factory=list)  # SIGTERM to exit
+    note: str = ""  # what else the scenario measured
 
 
 def descendants(pid: int) -> list[int]:
@@ -96,7 +100,8 @@ def start_mirror() -> tuple[subprocess.Popen, str]:
     """The offline mirror with 60 slow images: (process, base URL)."""
     process = subprocess.Popen([sys.executable, "-m", "crawler.mirror", "--port", "0",
                                 "--images", "60", "--latency-ms", "150"],
-                               cwd=REPO, stdout=subprocess.PIPE, text=True)
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True)
     assert process.stdout is not None
     return process, process.stdout.readline().strip()
 
@@ -180,9 +185,37 @@ def crawl_scenario(name: str, processes: int, jobdir: bool, sig: int,
     return run
 
 
-def curate_scenario(name: str, subcommand: list[str], export: bool,
+CURATE = [sys.executable, "-c", "from curate.cli import cli; cli()"]
+TIME_COLUMNS = {"first_seen", "checked_at", "decided_at", "review_id"}  # when, not what
+
+
+def state(data_dir: Path, out: Path) -> tuple[object, ...]:
+    """What a curate command decides: URL facts, image judgments, decisions in force, and
+    the export's manifest (never its timestamps or row ids)."""
+    tables = []
+    with sqlite3.connect(data_dir / "catalog.db") as db:
+        for query in ("SELECT url, fetched_at, http_status, error, sha256 FROM urls",
+                      "SELECT * FROM images", "SELECT * FROM decisions"):
+            cursor = db.execute(query)
+            keep = [i for i, d in enumerate(cursor.description) if d[0] not in TIME_COLUMNS]
+            tables.append(sorted(tuple(row[i] for i in keep) for row in cursor))
+    manifests = sorted(p.read_text() for p in out.glob("*/manifest.csv"))
+    return (*tables, manifests)
+
+
+def partial_exports(out: Path) -> int:
+    """Export folders in place without their export.json (written last)."""
+    return sum(1 for folder in out.glob("*") if folder.is_dir()
+               and not folder.name.startswith(".") and not (folder / "export.json").exists())
+
+
+def curate_scenario(name: str, before: list[list[str]], step: Callable[[Path, Path], list[str]],
+                    fresh: bool = False,
                     ) -> Callable[[argparse.Namespace, random.Random, str, set[str], Path], Row]:
-    """``curate`` killed on a copy of a crawled catalog, rerun; same result as a clean run."""
+    """A ``curate`` command killed on a copy of a crawled catalog (``fresh``: on an empty
+    data directory), then rerun: the same state as a run never killed, and never a partial
+    export. ``before``: commands run first (unkilled); ``step(data_dir, out)``: the
+    arguments of the command killed."""
 
     def run(args: argparse.Namespace, rng: random.Random, mirror: str, planted: set[str],
             work: Path) -> Row:
@@ -195,26 +228,90 @@ def curate_scenario(name: str, subcommand: list[str], export: bool,
         results = []
         for killed in (False, True):
             data_dir = work / name / ("killed" if killed else "clean")
-            shutil.copytree(source, data_dir, ignore=shutil.ignore_patterns("crawl.lock"))
-            command = [sys.executable, "-c", "from curate.cli import cli; cli()",
-                       *subcommand, "--data", str(data_dir)]
-            out = work / name / f"export-{killed}"
-            if export:
-                command += ["--out", str(out)]
+            out = work / name / ("out-killed" if killed else "out-clean")
+            if not fresh:
+                shutil.copytree(source, data_dir, ignore=shutil.ignore_patterns("crawl.lock"))
+            for arguments in before:
+                if not finish([*CURATE, *arguments, "--data", str(data_dir)], row,
+                              args.final_limit):
+                    return row
+            command = [*CURATE, *step(data_dir, out), "--data", str(data_dir)]
             for _ in range(args.kills if killed else 0):
-                interrupt(command, rng, signal.SIGKILL, row, (0.3, 2.0))
-                if export and out.exists() and not (out / "export.json").exists():
-                    row.bad_files += 1  # a partial export in place
-            if not finish(command + (["--overwrite"] if export else []), row, args.final_limit):
+                interrupt(command, rng, signal.SIGKILL, row, (0.2, 3.0))
+                row.bad_files += partial_exports(out)
+            rerun = command + (["--overwrite"] if "export" in command else [])
+            if not finish(rerun, row, args.final_limit):
                 return row
-            with sqlite3.connect(data_dir / "catalog.db") as db:
-                judged = sorted(db.execute("SELECT sha256, status, reason FROM images"))
-            manifest = (out / "manifest.csv").read_text() if export else ""
-            results.append((judged, manifest))
+            results.append(state(data_dir, out))
         row.converged = results[0] == results[1] and not row.bad_files
         return row
 
     return run
+
+
+def decisions_csv(data_dir: Path, out: Path) -> list[str]:
+    """``decisions import`` of a CSV deciding every image (written once, beside OUT)."""
+    csv_path = out.parent / f"{out.name}-decisions.csv"
+    if not csv_path.exists():
+        with sqlite3.connect(data_dir / "catalog.db") as db:
+            hashes = sorted(sha for (sha,) in db.execute("SELECT sha256 FROM images"))
+        lines = ["sha256,decision,note"] + [
+            f"{sha},{('accept', 'reject')[i % 2]},faults" for i, sha in enumerate(hashes)]
+        csv_path.write_text("\n".join(lines) + "\n")
+    return ["decisions", "import", str(csv_path)]
+
+
+MODEL = [sys.executable, "-c", "from model.cli import cli; cli()"]
+MODEL_EPOCHS = 8
+TINY_TRAINING = ["--latent-dim", "4", "--lr", "3e-3", "--batch-size", "16", "--epochs",
+                 str(MODEL_EPOCHS), "--kl-warmup", "2", "--patience", "50", "--arch", "conv-vae"]
+
+
+def final_val_loss(run: Path) -> tuple[int, float, bool]:
+    """A finished run's epochs, last val_loss, and whether history.csv counts 0, 1, 2, ..."""
+    report = json.loads((run / "train.json").read_text())
+    lines = (run / "history.csv").read_text().splitlines()[1:]
+    continuous = [int(line.split(",")[0]) for line in lines] == list(range(len(lines)))
+    return report["epochs_run"], float(report["final"]["val_loss"]), continuous
+
+
+def model_scenario(args: argparse.Namespace, rng: random.Random, mirror: str,
+                   planted: set[str], work: Path) -> Row:
+    """``model train`` killed at random moments, each time continued with --resume; against
+    two runs never killed (seeds 0 and 1: the run-to-run noise)."""
+    from model.datasets import draw_shapes, write_export
+
+    row = Row("model-train")
+    export = work / "model" / "shapes"
+    write_export(export, {"train": draw_shapes(64, 16, 1, 0), "val": draw_shapes(16, 16, 1, 1)})
+    clean = []
+    for seed in (0, 1):
+        run = work / "model" / f"clean-{seed}"
+        if not finish([*MODEL, "train", str(export), "--out", str(run), *TINY_TRAINING,
+                       "--seed", str(seed)], row, args.final_limit):
+            return row
+        clean.append(final_val_loss(run))
+    run = work / "model" / "killed"
+    first = [*MODEL, "train", str(export), "--out", str(run), *TINY_TRAINING, "--seed", "0"]
+    for _ in range(args.kills):
+        resumable = (run / "checkpoint" / "latest.json").exists()
+        interrupt([*MODEL, "train", "--resume", str(run)] if resumable else [
+            *first, "--overwrite"], rng, signal.SIGKILL, row, (3.0, 12.0))
+        if (run / "train.json").exists():
+            break  # it finished before the kill: nothing left to interrupt
+    resumable = (run / "checkpoint" / "latest.json").exists()
+    if not (run / "train.json").exists() and not finish(
+            [*MODEL, "train", "--resume", str(run)] if resumable else [*first, "--overwrite"],
+            row, args.final_limit):
+        return row
+    epochs, loss, continuous = final_val_loss(run)
+    noise = abs(clean[0][1] - clean[1][1])
+    row.converged = (epochs == clean[0][0] and continuous
+                     and abs(loss - clean[0][1]) <= max(noise, 0.02 * abs(clean[0][1])))
+    row.note = (f"epochs {epochs} vs {clean[0][0]}, history continuous {continuous}; final "
+                f"val_loss {loss:.2f} vs unkilled {clean[0][1]:.2f} (seed 1: {clean[1][1]:.2f}, "
+                f"noise {noise:.2f})")
+    return row
 
 
 SCENARIOS = {
@@ -224,7 +321,15 @@ SCENARIOS = {
     "crawl-kill-jobdir-2p": crawl_scenario("crawl-kill-jobdir-2p", 2, True, signal.SIGKILL),
     "crawl-term-2p": crawl_scenario("crawl-term-2p", 2, False, signal.SIGTERM),
     "crawl-term-jobdir-1p": crawl_scenario("crawl-term-jobdir-1p", 1, True, signal.SIGTERM),
-    "curate-check": curate_scenario("curate-check", ["check"], False),
+    "curate-check": curate_scenario("curate-check", [], lambda d, o: ["check"]),
+    "curate-dedup": curate_scenario("curate-dedup", [["check"]], lambda d, o: ["dedup"]),
+    "curate-export": curate_scenario("curate-export", [["check"]], lambda d, o: [
+        "export", "faults", "--out", str(o), "--include-unreviewed"]),
+    "curate-merge": curate_scenario("curate-merge", [], lambda d, o: [
+        "merge", str(d.parent.parent / "crawl-kill-1p" / "data")], fresh=True),
+    "curate-decisions-import": curate_scenario("curate-decisions-import", [["check"]],
+                                               decisions_csv),
+    "model-train": model_scenario,
 }
 
 
@@ -260,7 +365,7 @@ def main() -> None:
     print(f"{'scenario':22} kills converged lost extra bad_files left hangs tracebacks")
     for r in rows:
         print(f"{r.name:22} {r.kills:5} {'yes' if r.converged else 'NO':>9} {r.lost:4} "
-              f"{r.extra:5} {r.bad_files:9} {r.left:4} {r.hangs:5} {r.tracebacks:10}")
+              f"{r.extra:5} {r.bad_files:9} {r.left:4} {r.hangs:5} {r.tracebacks:10}  {r.note}")
     stops = [s for r in rows for s in r.stop_seconds]
     if stops:
         print(f"SIGTERM to exit over {len(stops)} stops: median {statistics.median(stops):.2f} s, "

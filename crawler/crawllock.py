@@ -54,16 +54,18 @@ def lock_directory(directory: Path, what: str, unusable: str) -> int:
     return fd
 
 
-def inherited_locks() -> list[int]:
-    """The lock descriptors a launcher passed down to this crawl process (empty: none)."""
+def inherited_locks(directories: list[Path]) -> list[int]:
+    """The descriptors a launcher passed down holding the locks of ``directories`` (empty:
+    none, or not all of them: a stray variable is no lock)."""
     named = os.environ.get(INHERITED_ENV, "")
     fds = [int(part) for part in named.split(",") if part.isdigit()]
     try:
-        for fd in fds:
-            os.fstat(fd)
-    except OSError:  # not ours after all (a stray variable): take the locks ourselves
+        held = {(os.fstat(fd).st_dev, os.fstat(fd).st_ino) for fd in fds}
+        wanted = {(stat.st_dev, stat.st_ino)
+                  for stat in (os.stat(d / LOCK_FILE) for d in directories)}
+    except OSError:
         return []
-    return fds
+    return fds if fds and wanted <= held else []
 
 
 def hold_crawl_locks(settings: BaseSettings) -> list[int]:
@@ -72,18 +74,20 @@ def hold_crawl_locks(settings: BaseSettings) -> list[int]:
     The descriptors stay open for the life of the process (closing one would
     release its lock). :raises CrawlRunning, DataDirUnusable: see :func:`lock_directory`.
     """
-    inherited = inherited_locks()
+    wanted: dict[Path, tuple[str, str]] = {}  # directory -> (setting, what it is for)
+    for name, unusable in (("SYNTHSET_DATA", "no catalog can be opened"),
+                           ("JOBDIR", "no crawl state can be kept")):
+        if settings.get(name):
+            wanted.setdefault(Path(settings[name]).resolve(), (name, unusable))
+    # a launched process's JOBDIR is its own folder inside the launcher's: the data
+    # directory's lock is the one to recognise
+    inherited = inherited_locks([d for d, (name, _) in wanted.items() if name == "SYNTHSET_DATA"])
     if inherited:
         return inherited
     held: list[int] = []
-    locked: set[Path] = set()
     try:
-        for name, unusable in (("SYNTHSET_DATA", "no catalog can be opened"),
-                               ("JOBDIR", "no crawl state can be kept")):
-            directory = Path(settings[name]).resolve() if settings.get(name) else None
-            if directory is not None and directory not in locked:
-                held.append(lock_directory(directory, f"-s {name}={settings[name]}", unusable))
-                locked.add(directory)
+        for directory, (name, unusable) in wanted.items():
+            held.append(lock_directory(directory, f"-s {name}={settings[name]}", unusable))
     except Exception:
         for fd in held:
             os.close(fd)

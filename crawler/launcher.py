@@ -9,7 +9,6 @@ itself: listing is cheap next to fetching, and no process waits on another.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -24,9 +23,9 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from crawler.crawllock import INHERITED_ENV
 from crawler.errors import SpiderArgumentError
+from synthset.lifetime import die_with_parent
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal a Linux process gets when its parent dies
 STRAGGLER_GRACE_S = 5.0  # seconds past CRAWL_STOP_TIMEOUT before a stopping process is killed
 
 
@@ -95,17 +94,10 @@ def die_with(parent: int) -> Callable[[], None] | None:
     So a launcher killed outright leaves no crawl process behind, whatever that
     process is doing: SIGKILL cannot be handled or ignored (a SIGTERM here was
     taken by Scrapy as a graceful stop, which waits on slow hosts for minutes).
-    A child whose parent died before prctl took effect kills itself at once.
     """
     if not sys.platform.startswith("linux"):
         return None
-
-    def arrange() -> None:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return arrange
+    return lambda: die_with_parent(parent)
 
 
 def launch_crawl(
@@ -150,7 +142,7 @@ def launch_crawl(
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
-        if stop_timeout > 0 and not killer.is_alive():
+        if stop_timeout > 0 and killer.ident is None:  # the first signal starts the clock
             killer.start()
 
     def kill_stragglers() -> None:

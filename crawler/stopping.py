@@ -68,7 +68,7 @@ class PromptStop:
             return  # signal handlers can only be set from the main thread
         for signum in STOP_SIGNALS:
             previous = signal.getsignal(signum)
-            if previous is not self.on_signal:
+            if previous != self.on_signal:  # bound methods: equal, never identical
                 self.handlers[signum] = previous
                 signal.signal(signum, self.on_signal)
 
