@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,7 +148,7 @@ def finish(command: list[str], row: Row, limit: float) -> bool:
 
 def check_crawl(data_dir: Path, planted: set[str], row: Row) -> None:
     """Count lost and extra URLs and bad store files of the crawl in ``data_dir``."""
-    with sqlite3.connect(data_dir / "catalog.db") as db:
+    with closing(sqlite3.connect(data_dir / "catalog.db")) as db:
         fetched = {url for url, at in db.execute("SELECT url, fetched_at FROM urls") if at}
         every = {url for (url,) in db.execute("SELECT url FROM urls")}
         images = list(db.execute("SELECT sha256, path FROM images"))
@@ -193,7 +194,7 @@ def state(data_dir: Path, out: Path) -> tuple[object, ...]:
     """What a curate command decides: URL facts, image judgments, decisions in force, and
     the export's manifest (never its timestamps or row ids)."""
     tables = []
-    with sqlite3.connect(data_dir / "catalog.db") as db:
+    with closing(sqlite3.connect(data_dir / "catalog.db")) as db:
         for query in ("SELECT url, fetched_at, http_status, error, sha256 FROM urls",
                       "SELECT * FROM images", "SELECT * FROM decisions"):
             cursor = db.execute(query)
@@ -253,7 +254,7 @@ def decisions_csv(data_dir: Path, out: Path) -> list[str]:
     """``decisions import`` of a CSV deciding every image (written once, beside OUT)."""
     csv_path = out.parent / f"{out.name}-decisions.csv"
     if not csv_path.exists():
-        with sqlite3.connect(data_dir / "catalog.db") as db:
+        with closing(sqlite3.connect(data_dir / "catalog.db")) as db:
             hashes = sorted(sha for (sha,) in db.execute("SELECT sha256 FROM images"))
         lines = ["sha256,decision,note"] + [
             f"{sha},{('accept', 'reject')[i % 2]},faults" for i, sha in enumerate(hashes)]
@@ -293,13 +294,19 @@ def model_scenario(args: argparse.Namespace, rng: random.Random, mirror: str,
         clean.append(final_val_loss(run))
     run = work / "model" / "killed"
     first = [*MODEL, "train", str(export), "--out", str(run), *TINY_TRAINING, "--seed", "0"]
+    resumed_from = []  # epochs done when each --resume started
     for _ in range(args.kills):
         resumable = (run / "checkpoint" / "latest.json").exists()
+        if resumable:
+            resumed_from.append(json.loads((run / "checkpoint" / "latest.json").read_text())[
+                "epoch"])
         interrupt([*MODEL, "train", "--resume", str(run)] if resumable else [
-            *first, "--overwrite"], rng, signal.SIGKILL, row, (3.0, 12.0))
+            *first, "--overwrite"], rng, signal.SIGKILL, row, (5.0, 15.0))
         if (run / "train.json").exists():
             break  # it finished before the kill: nothing left to interrupt
     resumable = (run / "checkpoint" / "latest.json").exists()
+    if resumable:
+        resumed_from.append(json.loads((run / "checkpoint" / "latest.json").read_text())["epoch"])
     if not (run / "train.json").exists() and not finish(
             [*MODEL, "train", "--resume", str(run)] if resumable else [*first, "--overwrite"],
             row, args.final_limit):
@@ -308,7 +315,8 @@ def model_scenario(args: argparse.Namespace, rng: random.Random, mirror: str,
     noise = abs(clean[0][1] - clean[1][1])
     row.converged = (epochs == clean[0][0] and continuous
                      and abs(loss - clean[0][1]) <= max(noise, 0.02 * abs(clean[0][1])))
-    row.note = (f"epochs {epochs} vs {clean[0][0]}, history continuous {continuous}; final "
+    row.note = (f"resumed after epochs {resumed_from}; "
+                f"epochs {epochs} vs {clean[0][0]}, history continuous {continuous}; final "
                 f"val_loss {loss:.2f} vs unkilled {clean[0][1]:.2f} (seed 1: {clean[1][1]:.2f}, "
                 f"noise {noise:.2f})")
     return row
@@ -362,9 +370,9 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     rows = campaign(args.kills, args.seed, args.scenarios.split(","), args.final_limit)
-    print(f"{'scenario':22} kills converged lost extra bad_files left hangs tracebacks")
+    print(f"{'scenario':24} kills converged lost extra bad_files left hangs tracebacks")
     for r in rows:
-        print(f"{r.name:22} {r.kills:5} {'yes' if r.converged else 'NO':>9} {r.lost:4} "
+        print(f"{r.name:24} {r.kills:5} {'yes' if r.converged else 'NO':>9} {r.lost:4} "
               f"{r.extra:5} {r.bad_files:9} {r.left:4} {r.hangs:5} {r.tracebacks:10}  {r.note}")
     stops = [s for r in rows for s in r.stop_seconds]
     if stops:
