@@ -177,7 +177,7 @@ def crawl_scenario(name: str, processes: int, jobdir: bool, sig: int,
         for key, value in settings.items():
             command += ["-s", f"{key}={value}"]
         for _ in range(args.kills):
-            interrupt(command, rng, sig, row, (1.0, 4.0))
+            interrupt(command, rng, sig, row, (1.0, 6.0))
         if finish(command, row, args.final_limit):
             check_crawl(data_dir, planted, row)
             row.converged = not (row.lost or row.extra or row.bad_files)
@@ -263,7 +263,7 @@ def decisions_csv(data_dir: Path, out: Path) -> list[str]:
 
 
 MODEL = [sys.executable, "-c", "from model.cli import cli; cli()"]
-MODEL_EPOCHS = 8
+MODEL_EPOCHS = 30
 TINY_TRAINING = ["--latent-dim", "4", "--lr", "3e-3", "--batch-size", "16", "--epochs",
                  str(MODEL_EPOCHS), "--kl-warmup", "2", "--patience", "50", "--arch", "conv-vae"]
 
@@ -301,7 +301,7 @@ def model_scenario(args: argparse.Namespace, rng: random.Random, mirror: str,
             resumed_from.append(json.loads((run / "checkpoint" / "latest.json").read_text())[
                 "epoch"])
         interrupt([*MODEL, "train", "--resume", str(run)] if resumable else [
-            *first, "--overwrite"], rng, signal.SIGKILL, row, (5.0, 15.0))
+            *first, "--overwrite"], rng, signal.SIGKILL, row, (4.0, 10.0))
         if (run / "train.json").exists():
             break  # it finished before the kill: nothing left to interrupt
     resumable = (run / "checkpoint" / "latest.json").exists()

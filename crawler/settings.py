@@ -103,13 +103,10 @@ LOG_LEVEL = "INFO"
 # one run: -s REMOTE_CONTROL_ENABLED=1 (-s REMOTE_CONTROL_JOBS_DIR=DIR keeps its file out of ~).
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
-EXTENSIONS = {
-    "crawler.stopping.PromptStop": 0,  # SIGTERM / Ctrl-C: exit within CRAWL_STOP_TIMEOUT
-    "crawler.jobdir.JobDirMarker": 1000,  # after Scrapy's SpiderState: a JOBDIR closed whole
-}
-# seconds from SIGTERM or the first Ctrl-C to exit: the first half lets requests in flight finish,
-# then they are dropped (still pending in the catalog) and what was fetched is committed. 0 = wait
-# for every request as Scrapy does. A second signal exits at once.
+EXTENSIONS = {"crawler.jobdir.JobDirMarker": 1000}  # after Scrapy's SpiderState: JOBDIR whole
+# seconds from SIGTERM or the first Ctrl-C to exit (crawler/stopping.py): the first half lets
+# requests in flight finish, then they are dropped (still pending in the catalog) and what was
+# fetched is committed. A second signal exits at once. 0 = Scrapy's own stop, unbounded.
 CRAWL_STOP_TIMEOUT = 10.0
 
 # --- Sources of today: Wikimedia Commons; etiquette and opt-outs -------------------------------

@@ -194,7 +194,7 @@ def test_second_sigterm_exits_at_once(tmp_path: Path) -> None:
         with running(command) as stuck:
             wait_until(lambda: len(accepted) >= 1, 60, "a request in flight")
             stuck.process.send_signal(signal.SIGTERM)
-            wait_until(lambda: stuck.saw("shutting down gracefully"), 10, "the first stop")
+            wait_until(lambda: stuck.saw("received SIGTERM: stopping"), 10, "the first stop")
             stuck.process.send_signal(signal.SIGTERM)
             sent = time.monotonic()
             stuck.process.wait(timeout=60)

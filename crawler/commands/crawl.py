@@ -28,6 +28,7 @@ from crawler.jobdir import set_aside_if_unusable
 from crawler.launcher import crawl_processes, launch_crawl
 from crawler.preflight import check_crawl
 from crawler.spiders import ERROR_STAT
+from crawler.stopping import PromptStop
 from synthset.errors import SynthsetError
 
 logger = logging.getLogger(__name__)
@@ -80,13 +81,16 @@ class Command(ScrapyCrawlCommand):
 
     def _crawl(self, spider: str, spider_args: dict[str, Any]) -> None:
         assert self.crawler_process is not None
+        stop_timeout = self.settings.getfloat("CRAWL_STOP_TIMEOUT", 10.0)
+        if stop_timeout > 0:  # before anything starts: no moment with an unbounded stop
+            PromptStop(self.crawler_process, stop_timeout).install()
         crawler = self._create_crawler(spider)
         started = self.crawler_process.crawl(crawler, **spider_args)
         if isinstance(started, Deferred):
             started.addErrback(self._startup_failed)
         else:
             started.add_done_callback(self._startup_done)
-        self.crawler_process.start()
+        self.crawler_process.start(install_signal_handlers=stop_timeout <= 0)
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
         if self.error is None:
