@@ -71,9 +71,11 @@ def recorded(data_dir: Path) -> dict[str, tuple[Any, ...]]:
 
 
 def store_state(data_dir: Path) -> dict[str, int]:
-    """Every file under the data directory but the catalog, with its modification time."""
+    """Every file under the data directory but the catalog and the crawl lock (each crawl
+    writes its pid there), with its modification time."""
     return {str(p.relative_to(data_dir)): p.stat().st_mtime_ns
-            for p in data_dir.rglob("*") if p.is_file() and not p.name.startswith("catalog.db")}
+            for p in data_dir.rglob("*")
+            if p.is_file() and not p.name.startswith("catalog.db") and p.name != "crawl.lock"}
 
 
 def test_synset_tar_records_every_image_and_skips_bad_members(
