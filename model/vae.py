@@ -45,10 +45,14 @@ class VAE(keras.Model):
     :class:`~model.autoregressive.AutoregressiveHead`, ``[z, image]`` to each pixel's parameters
     given the pixels before it (teacher forcing: the loss stays one parallel pass, and generating
     an image goes pixel by pixel). The loss (in ``compute_loss``) is, per image
-    and averaged over the batch, ``nll(x | decoded) + kl_weight * kl_scale * KL``; ``kl_scale`` is
-    a non-trainable variable a warm-up callback raises from 0 to 1, and evaluation always uses
-    ``kl_scale = 1`` so that ``val_loss`` measures the same objective every epoch. Metrics:
-    ``loss``, ``reconstruction`` and ``kl`` (unweighted, nats per image).
+    and averaged over the batch, ``nll(x | decoded) + kl_weight * kl_scale * KL``, plus, for an
+    autoregressive decoder, ``aux_weight`` times the NLL of its trunk's parameters given z alone
+    (which keeps the picture in z; pictures are decoded from it); ``kl_scale`` is a
+    non-trainable variable a warm-up callback raises from 0 to 1, and evaluation always uses
+    ``kl_scale = 1`` so that ``val_loss`` measures the same objective every epoch. p(z) is
+    N(0, I), or with ``prior_components`` a learned mixture (model.prior). ``augment`` flips and
+    shifts training images. Metrics: ``loss``, ``reconstruction``, ``kl`` and
+    ``base_reconstruction`` (unweighted, nats per image).
     """
 
     def __init__(
