@@ -27,9 +27,11 @@ console = Console(stderr=True)
 existing_dir = click.Path(exists=False, file_okay=False, path_type=Path)
 
 
-def quiet_backend() -> None:
-    """Load the backend; its start-up chatter (TensorFlow, absl, CUDA) shows only with --verbose."""
-    load_backend(verbose=click.get_current_context().find_root().params.get("verbose", False))
+def quiet_backend(saves_models: bool = False) -> None:
+    """Load the backend; its start-up chatter (TensorFlow, absl, CUDA) shows only with --verbose.
+    ``saves_models``: the command writes a .keras file (see ``load_backend``)."""
+    verbose = click.get_current_context().find_root().params.get("verbose", False)
+    load_backend(verbose=verbose, saves_models=saves_models)
 
 
 @click.group(cls=SynthsetGroup)
@@ -150,7 +152,7 @@ def train(
         model train datasets/cakes --out runs/cakes
         model train datasets/cakes --out runs/seed --recipe seed --patience 25
     """
-    quiet_backend()
+    quiet_backend(saves_models=True)
     from model.train import train as train_run
 
     explicit = {
