@@ -31,7 +31,14 @@ def quiet_backend(saves_models: bool = False) -> None:
     """Load the backend; its start-up chatter (TensorFlow, absl, CUDA) shows only with --verbose.
     ``saves_models``: the command writes a .keras file (see ``load_backend``)."""
     verbose = click.get_current_context().find_root().params.get("verbose", False)
-    load_backend(verbose=verbose, saves_models=saves_models)
+    try:
+        load_backend(verbose=verbose, saves_models=saves_models)
+    except ModuleNotFoundError as error:
+        raise click.ClickException(
+            f"Keras or its backend is not installed (no module {error.name!r}): install an extra "
+            "(synthset[model] for TensorFlow, synthset[jax] for JAX) or pick an installed backend "
+            "with KERAS_BACKEND=jax|tensorflow|torch"
+        ) from None
 
 
 @click.group(cls=SynthsetGroup)
