@@ -33,3 +33,7 @@ class DataDirUnusable(SynthsetError):
 
 class FrontierUnavailable(SynthsetError):
     """REDIS_URL is set, but scrapy-redis is not installed or the Redis server does not answer."""
+
+
+class CrawlRunning(SynthsetError):
+    """Another crawl's processes are using the same data directory or JOBDIR."""

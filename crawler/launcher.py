@@ -9,24 +9,26 @@ itself: listing is cheap next to fetching, and no process waits on another.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
+from crawler.crawllock import INHERITED_ENV
 from crawler.errors import SpiderArgumentError
 from crawler.progress import TICK_S, ProgressDisplay, live_allowed, read_report
 from crawler.progressview import ProgressView
+from synthset.lifetime import die_with_parent
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal a Linux process gets when its parent dies
+STRAGGLER_GRACE_S = 5.0  # seconds past CRAWL_STOP_TIMEOUT before a stopping process is killed
 
 
 def available_cores() -> int:
@@ -89,23 +91,20 @@ def child_command(
 
 
 def die_with(parent: int) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that has the child sent SIGTERM when ``parent`` dies (Linux; else None).
+    """A ``preexec_fn`` that has the child killed (SIGKILL) when ``parent`` dies (Linux; else None).
 
-    So a launcher killed outright (SIGKILL) leaves no crawl process behind.
+    So a launcher killed outright leaves no crawl process behind, whatever that
+    process is doing: SIGKILL cannot be handled or ignored (a SIGTERM here was
+    taken by Scrapy as a graceful stop, which waits on slow hosts for minutes).
     """
     if not sys.platform.startswith("linux"):
         return None
-
-    def arrange() -> None:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return arrange
+    return lambda: die_with_parent(parent)
 
 
 def launch_crawl(
-    spider: str, spider_args: Mapping[str, Any], settings: BaseSettings, count: int
+    spider: str, spider_args: Mapping[str, Any], settings: BaseSettings, count: int,
+    locks: Sequence[int] = (),
 ) -> int:
     """Run the crawl as ``count`` processes and wait for all; the worst exit code (0: all ok).
 
@@ -113,16 +112,22 @@ def launch_crawl(
     of them print (they share the arguments and the data directory) is printed once,
     last. Their progress reports make one display (crawler/progress.py). The processes
     run in their own session; SIGINT, SIGTERM and SIGHUP sent to this process are
-    passed on once to each, so Ctrl-C stops them all cleanly, and they get SIGTERM if
-    this process is killed outright.
+    passed on to each, so Ctrl-C stops them all (each within CRAWL_STOP_TIMEOUT, see
+    :mod:`crawler.stopping`; a second signal at once); any still alive 5 s past that
+    are killed. They are killed too if this process is killed outright. They inherit
+    the crawl's ``locks`` (:mod:`crawler.crawllock`), so the data directory stays
+    locked until the last of them is gone.
     """
     given = command_line_settings(settings)
+    environment = {**os.environ, INHERITED_ENV: ",".join(str(fd) for fd in locks)}
     children = [
         subprocess.Popen(child_command(spider, spider_args, given, f"{i}/{count}"),
                          stderr=subprocess.PIPE, text=True, errors="replace",
-                         start_new_session=True, preexec_fn=die_with(os.getpid()))
+                         start_new_session=True, preexec_fn=die_with(os.getpid()),
+                         pass_fds=tuple(locks), env=environment)
         for i in range(count)
     ]
+    stop_timeout = settings.getfloat("CRAWL_STOP_TIMEOUT", 10.0)
     errors: dict[str, None] = {}  # Error: lines in order of arrival, each once
     lock = threading.Lock()
     display = ProgressDisplay(ProgressView(f"crawl {spider}"), live_allowed(settings),
@@ -146,6 +151,18 @@ def launch_crawl(
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
+        if stop_timeout > 0 and killer.ident is None:  # the first signal starts the clock
+            killer.start()
+
+    def kill_stragglers() -> None:
+        deadline = time.monotonic() + stop_timeout + STRAGGLER_GRACE_S
+        for child in children:
+            try:
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    killer = threading.Thread(target=kill_stragglers, name="kill-stragglers", daemon=True)
 
     relays = [threading.Thread(target=relay, args=(c,), daemon=True) for c in children]
     for thread in relays:

@@ -13,7 +13,7 @@ from typing import Any, Self
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task, threads
 from twisted.internet.defer import Deferred
 from twisted.python.threadpool import ThreadPool
@@ -29,6 +29,7 @@ from catalog.harvest import (
 from catalog.runs import finish_run, start_run
 from catalog.synsets import Synset, record_synsets
 from crawler.items import DiscoveredBatch
+from crawler.stopping import COMMIT_NOW
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class CatalogPipeline:
             store_threads=settings.getint("CATALOG_STORE_THREADS", 4),
         )
         pipeline.crawler = crawler
+        crawler.signals.connect(pipeline.commit_now, signal=COMMIT_NOW)
         return pipeline
 
     @property
@@ -215,14 +217,23 @@ class CatalogPipeline:
             if stats is not None:
                 stats.inc_value(f"synthset/{key}")
 
+    async def commit_pending(self) -> None:
+        """Write every waiting item; returns once the last batch is in the catalog."""
+        while self._writing is not None or self.pending:
+            writing = self._writing or self.flush()
+            if writing is None:
+                break  # no catalog open: nothing can be written
+            await maybe_deferred_to_future(writing)
+
+    def commit_now(self) -> Deferred:
+        """The handler of :data:`~crawler.stopping.COMMIT_NOW`: a Deferred of the commit."""
+        return deferred_from_coro(self.commit_pending())
+
     async def close_spider(self) -> None:
         """Write what is left, finish the run row with its counts, close the catalog."""
         if self._timer is not None and self._timer.running:
             self._timer.stop()
-        while self._writing is not None or self.pending:
-            writing = self._writing or self.flush()
-            if writing is not None:
-                await maybe_deferred_to_future(writing)
+        await self.commit_pending()
         self._writer.stop()
         self._store_pool.shutdown()
         if self.catalog is None:

@@ -84,6 +84,7 @@ ITEM_PIPELINES = {"crawler.pipelines.CatalogPipeline": 300}
 EXTENSIONS = {
     "crawler.progress.CrawlProgress": 500,  # the live display / progress line (crawler/progress.py)
     "scrapy.extensions.logstats.LogStats": None,  # its "Crawled N pages" line says less than ours
+    "crawler.jobdir.JobDirMarker": 1000,  # after Scrapy's SpiderState: JOBDIR whole (jobdir.py)
 }
 ADDONS = {"crawler.frontier.RedisFrontierAddon": 0}  # switches scrapy-redis on with REDIS_URL
 
@@ -109,7 +110,15 @@ LOG_FORMATTER = "crawler.logformatter.QuietLogFormatter"
 # (else a log line), "log" = the log line only, "report" = JSON lines for the launcher (set by it).
 CRAWL_PROGRESS = "auto"
 CRAWL_PROGRESS_LOG_SECONDS = 60.0  # seconds between progress lines in the log
+# Both run Python sent to a localhost port. Scrapy's remote control (2.19) also writes its token
+# to a job file under ~/.local/state/scrapy/job_files/ that a killed crawl leaves behind. On for
+# one run: -s REMOTE_CONTROL_ENABLED=1 (-s REMOTE_CONTROL_JOBS_DIR=DIR keeps its file out of ~).
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+# seconds from SIGTERM or the first Ctrl-C to exit (crawler/stopping.py): the first half lets
+# requests in flight finish, then they are dropped (still pending in the catalog) and what was
+# fetched is committed. A second signal exits at once. 0 = Scrapy's own stop, unbounded.
+CRAWL_STOP_TIMEOUT = 10.0
 
 # --- Sources of today: Wikimedia Commons; etiquette and opt-outs -------------------------------
 # Who to contact about this crawl (email or URL): Wikimedia's User-Agent policy asks for one and

@@ -42,7 +42,7 @@ from catalog.db import Catalog
 from catalog.errors import UnsafePath
 from catalog.runs import finish_run, start_run
 from curate.decode import DEFAULT_MAX_PIXELS
-from curate.hashing import HASH_VERSION, one_blas_thread
+from curate.hashing import HASH_VERSION, hashing_worker, one_blas_thread
 from curate.judge import DEFAULT_MIN_SIDE, JudgeOptions, judge_files
 from curate.placeholders import DEFAULT_RADIUS, known_placeholders, match_placeholder
 from curate.recheck import RecheckOptions, recheck_candidates, recheck_failed
@@ -207,7 +207,7 @@ def _judge_parallel(
     # copy into every worker. A worker that dies raises BrokenProcessPool, no hang.
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=one_blas_thread
+        max_workers=workers, mp_context=context, initializer=hashing_worker
     ) as pool:
         pending: set[Future] = set()
         queue = iter(chunks)

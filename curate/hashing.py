@@ -27,6 +27,8 @@ import numpy as np
 from PIL import Image
 from threadpoolctl import threadpool_limits
 
+from synthset.lifetime import die_with_parent
+
 HASH_BITS = 64
 HASH_SIDE = 8  # 8 x 8 = 64 bits
 # The method of the stored perceptual hashes (catalog column images.hash_version; NULL:
@@ -219,6 +221,12 @@ def one_blas_thread() -> threadpool_limits:
     Hashing worker processes call it once at start; an in-process run wraps its loop.
     """
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def hashing_worker() -> None:
+    """A hashing pool worker's initializer: one BLAS thread; killed with its parent."""
+    die_with_parent()
+    one_blas_thread()
 
 
 def perceptual_hashes(image: Image.Image) -> dict[str, int]:

@@ -21,7 +21,13 @@ from catalog.db import Catalog
 from catalog.duplicates import DedupCandidate, StoredHashes, record_hashes
 from catalog.errors import UnsafePath
 from curate.decode import DecodedImage, decode_image
-from curate.hashing import CENTRE_MARGINS, HASH_VERSION, hash_pixels, one_blas_thread
+from curate.hashing import (
+    CENTRE_MARGINS,
+    HASH_VERSION,
+    hash_pixels,
+    hashing_worker,
+    one_blas_thread,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +71,7 @@ def _hash_files(
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["curate.missing_hashes"])
             pool = stack.enter_context(
-                ProcessPoolExecutor(workers, mp_context=context, initializer=one_blas_thread)
+                ProcessPoolExecutor(workers, mp_context=context, initializer=hashing_worker)
             )
             hashed = pool.map(_hash_file, jobs, chunksize=HASH_CHUNK)
         for result in hashed:

@@ -25,6 +25,7 @@ from curate.decode import DecodedImage, decode_image
 from curate.hashing import CENTRE_MARGINS
 from curate.neardup import near_pairs
 from curate.verify import WORK_SIDE, Evidence, Features, prepare, verify
+from synthset.lifetime import die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def verification_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes for :func:`verify_pairs` (close it when done)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["curate.pairs"])
-    return ProcessPoolExecutor(workers, mp_context=context)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=die_with_parent)
 
 
 def verify_pairs(pairs: list[tuple[str, str]], workers: int,

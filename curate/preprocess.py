@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from synthset.errors import SynthsetError
+from synthset.lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,7 @@ def _init_worker(options: PreprocessOptions, pool_worker: bool = False) -> None:
     global _worker_preprocessor
     _worker_preprocessor = Preprocessor(options)
     if pool_worker:
+        die_with_parent()  # a killed command leaves no worker behind
         _keep_freed_memory()
 
 

@@ -59,8 +59,15 @@ def cli(verbose: bool) -> None:
 
 
 @cli.command()
-@click.argument("dataset_dir", type=existing_dir)
-@click.option("--out", "run_dir", type=existing_dir, required=True, help="Run folder to write.")
+@click.argument("dataset_dir", type=existing_dir, required=False)
+@click.option("--out", "run_dir", type=existing_dir, help="Run folder to write (required).")
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Continue the killed run in this folder from its last finished epoch, with its "
+    "options and dataset (no DATASET_DIR or --out needed).",
+)
 @click.option(
     "--recipe",
     type=click.Choice(sorted(RECIPES)),
@@ -151,23 +158,38 @@ def cli(verbose: bool) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace a finished run in --out.")
 @click.pass_context
 def train(
-    ctx: click.Context, dataset_dir: Path, run_dir: Path, recipe: str | None, no_val: bool, **values
+    ctx: click.Context,
+    dataset_dir: Path | None,
+    run_dir: Path | None,
+    resume_dir: Path | None,
+    recipe: str | None,
+    no_val: bool,
+    **values,
 ) -> None:
     """Train a VAE on DATASET_DIR and write RUN_DIR (model.keras, history.csv, loss.png, ...).
 
     \b
         model train datasets/cakes --out runs/cakes
         model train datasets/cakes --out runs/seed --recipe seed --patience 25
+        model train --resume runs/cakes     (a killed run, from its last finished epoch)
     """
     quiet_backend(saves_models=True)
     from model.train import train as train_run
 
-    explicit = {
-        k for k in values if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE
-    }
-    options = apply_recipe(TrainOptions(validate=not no_val, **values), recipe, explicit)
-    with epoch_progress(options.epochs) as report:
-        result = train_run(dataset_dir, run_dir, options, progress=report)
+    if resume_dir is not None:
+        with epoch_progress(None) as report:
+            result = train_run(dataset_dir, resume_dir, progress=report, resume=True)
+        run_dir = resume_dir
+    elif dataset_dir is None or run_dir is None:
+        raise click.UsageError("give DATASET_DIR and --out RUN_DIR, or --resume RUN_DIR")
+    else:
+        explicit = {
+            k for k in values
+            if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE
+        }
+        options = apply_recipe(TrainOptions(validate=not no_val, **values), recipe, explicit)
+        with epoch_progress(options.epochs) as report:
+            result = train_run(dataset_dir, run_dir, options, progress=report)
     table = Table(title=f"trained {run_dir}", show_header=False)
     for name, value in (
         ("epochs run", result.epochs_run),
@@ -183,7 +205,7 @@ def train(
 class epoch_progress:  # noqa: N801 - used like a function in a with statement
     """A rich progress bar, shown from the first finished epoch, with the latest losses."""
 
-    def __init__(self, epochs: int):
+    def __init__(self, epochs: int | None):
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -209,7 +231,10 @@ class epoch_progress:  # noqa: N801 - used like a function in a with statement
         logs = update.logs
         shown = "  ".join(f"{k} {logs[k]:.2f}" for k in ("loss", "val_loss") if k in logs)
         self.progress.update(
-            self.task, completed=update.epoch, description=f"epoch {update.epoch}  {shown}"
+            self.task,
+            total=update.epochs,
+            completed=update.epoch,
+            description=f"epoch {update.epoch}  {shown}",
         )
 
 

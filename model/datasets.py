@@ -58,30 +58,28 @@ class DatasetReport:
     shape: tuple[int, int, int]
 
 
-def read_idx_images(path: Path, limit: int | None = None) -> np.ndarray:
-    """Read an IDX3 unsigned-byte image file (gzip or plain) into (N, H, W) uint8."""
+def read_idx(path: Path, dims: int, limit: int | None = None) -> np.ndarray:
+    """Read an IDX file of unsigned bytes with ``dims`` dimensions (gzip or plain), at most
+    ``limit`` items of the first dimension."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
-        zero, dtype, dims = struct.unpack(">HBB", handle.read(4))
-        if zero != 0 or dtype != IDX_UBYTE or dims != 3:
-            raise SourceMalformed(f"{path} is not an IDX3 unsigned-byte image file")
-        count, rows, cols = struct.unpack(">III", handle.read(12))
-        count = count if limit is None else min(count, limit)
-        data = handle.read(count * rows * cols)
-    return np.frombuffer(data, dtype=np.uint8).reshape(count, rows, cols)
+        zero, dtype, found = struct.unpack(">HBB", handle.read(4))
+        if zero != 0 or dtype != IDX_UBYTE or found != dims:
+            raise SourceMalformed(f"{path} is not an IDX{dims} unsigned-byte file")
+        shape = list(struct.unpack(f">{dims}I", handle.read(4 * dims)))
+        shape[0] = shape[0] if limit is None else min(shape[0], limit)
+        data = handle.read(int(np.prod(shape)))
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+
+
+def read_idx_images(path: Path, limit: int | None = None) -> np.ndarray:
+    """Read an IDX3 unsigned-byte image file (gzip or plain) into (N, H, W) uint8."""
+    return read_idx(path, 3, limit)
 
 
 def read_idx_labels(path: Path, limit: int | None = None) -> np.ndarray:
     """Read an IDX1 unsigned-byte label file (gzip or plain) into (N,) uint8."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        zero, dtype, dims = struct.unpack(">HBB", handle.read(4))
-        if zero != 0 or dtype != IDX_UBYTE or dims != 1:
-            raise SourceMalformed(f"{path} is not an IDX1 unsigned-byte label file")
-        (count,) = struct.unpack(">I", handle.read(4))
-        count = count if limit is None else min(count, limit)
-        data = handle.read(count)
-    return np.frombuffer(data, dtype=np.uint8)
+    return read_idx(path, 1, limit)
 
 
 def find_idx(directory: Path, stem: str) -> Path:

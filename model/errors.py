@@ -43,3 +43,7 @@ class UnknownLikelihood(SynthsetError):
 
 class SourceMalformed(SynthsetError):
     """A raw file a dataset conversion reads is not in the expected format."""
+
+
+class NothingToResume(SynthsetError):
+    """``model train --resume`` names a run that finished or never finished an epoch."""

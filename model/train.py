@@ -21,6 +21,15 @@ import numpy as np
 import synthset
 from model.arch import load_architecture
 from model.callbacks import EpochProgress, EpochTimer, FrameWriter, KLWarmup, ProgressReporter
+from model.checkpoint import (
+    CHECKPOINT_DIR,
+    EpochCheckpoint,
+    Resumed,
+    discard_checkpoint,
+    load_checkpoint,
+    refuse_unfinished,
+    rewrite_history_csv,
+)
 from model.data import Export, load_export
 from model.errors import RunExists
 from model.likelihoods import get_likelihood
@@ -30,7 +39,8 @@ from model.vae import build_vae
 
 log = logging.getLogger(__name__)
 
-RUN_OUTPUTS = (MODEL_FILE, "history.csv", "loss.png", "train.json", "samples", "reconstructions")
+RUN_OUTPUTS = (MODEL_FILE, "history.csv", "loss.png", "train.json", "samples", "reconstructions",
+               CHECKPOINT_DIR)
 
 
 @dataclass(frozen=True)
@@ -49,11 +59,14 @@ class TrainReport:
 
 
 def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
-    """Create RUN_DIR; refuse (RunExists) if it holds a finished run, unless ``overwrite``."""
+    """Create RUN_DIR; refuse (RunExists) if it holds a finished or a killed run, unless
+    ``overwrite``."""
     if (run_dir / "train.json").exists() and not overwrite:
         raise RunExists(
             f"{run_dir} already holds a finished run; pass --overwrite or pick another --out"
         )
+    if not overwrite:
+        refuse_unfinished(run_dir)
     for name in RUN_OUTPUTS:
         target = run_dir / name
         if target.is_dir():
@@ -115,46 +128,62 @@ def train(
     options: TrainOptions | None = None,
     progress: Callable[[EpochProgress], None] | None = None,
     export: Export | None = None,
+    resume: bool = False,
 ) -> TrainReport:
     """Train a VAE on the export at ``dataset_dir`` and write RUN_DIR; returns a TrainReport.
 
     :param export: an already loaded export of ``dataset_dir`` (saves re-reading it).
+    :param resume: continue the killed run in RUN_DIR from its last finished epoch, with
+        its options (``options`` is ignored) and, if ``dataset_dir`` is None, its dataset.
+    :raises NothingToResume: with ``resume``, RUN_DIR finished or never finished an epoch.
     :raises UnknownArchitecture, UnknownLikelihood: a name is not registered.
     :raises RunExists: RUN_DIR holds a finished run and ``options.overwrite`` is false.
     :raises ExportNotFound, ExportMalformed, EmptySplit: the export cannot be used.
     """
-    options = options or TrainOptions()
     run_dir = Path(run_dir)
+    resumed: Resumed | None = load_checkpoint(run_dir) if resume else None
+    if resumed is not None:
+        options = TrainOptions(**resumed.options)
+        dataset_dir = dataset_dir or resumed.dataset
+    options = options or TrainOptions()
     load_architecture(options.arch)  # fail fast on an unknown --arch
     get_likelihood(options.likelihood)
     export = export or load_export(dataset_dir)
     train_x = export.require_train()
     val_x = export.require_val() if options.validate else None
-    prepare_run_dir(run_dir, options.overwrite)
+    if resumed is None:
+        prepare_run_dir(run_dir, options.overwrite)
+    else:
+        rewrite_history_csv(run_dir / "history.csv", resumed.history)
     batch_size = options.batch_size or auto_batch_size(len(train_x))
-    keras.utils.set_random_seed(options.seed)
+    keras.utils.set_random_seed(options.seed + (resumed.epoch if resumed else 0))
 
-    vae = build_vae(
-        options.arch,
-        export.shape,
-        options.latent_dim,
-        options.kl_weight,
-        options.likelihood,
-        options.seed,
-        aux_weight=options.aux_weight,
-        augment=options.augment,
-        prior_components=options.prior_components,
-    )
-    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=options.lr))
+    if resumed is not None:
+        vae = resumed.model  # weights and optimizer state as the last finished epoch left them
+    else:
+        vae = build_vae(
+            options.arch,
+            export.shape,
+            options.latent_dim,
+            options.kl_weight,
+            options.likelihood,
+            options.seed,
+            aux_weight=options.aux_weight,
+            augment=options.augment,
+            prior_components=options.prior_components,
+        )
+        vae.compile(optimizer=keras.optimizers.Adam(learning_rate=options.lr))
     monitor = "val_loss" if options.validate else "loss"
     fixed_images = (val_x if val_x is not None else train_x)[: options.reconstruct_count]
     timer = EpochTimer()
+    best_model = keras.callbacks.ModelCheckpoint(
+        str(run_dir / MODEL_FILE), monitor=monitor, save_best_only=options.validate
+    )
+    early_stopping = None
     callbacks: list[keras.callbacks.Callback] = [
         timer,
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / MODEL_FILE), monitor=monitor, save_best_only=options.validate
-        ),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resumed is not None),
+        best_model,
         FrameWriter(
             run_dir, options.sample_count, options.seed, fixed_images, options.reconstruct_every
         ),
@@ -163,19 +192,22 @@ def train(
     if warmup > 0:
         callbacks.insert(0, KLWarmup(warmup))
     if options.validate:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor, patience=options.patience, restore_best_weights=True
-            )
+        early_stopping = keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=options.patience, restore_best_weights=True
         )
+        callbacks.append(early_stopping)
     if progress is not None:
         callbacks.append(ProgressReporter(progress, options.epochs))
+    about = {"options": dataclasses.asdict(options), "dataset": str(export.path)}
+    callbacks.append(EpochCheckpoint(run_dir, about, resumed, early_stopping, best_model))
+    done = resumed.epoch if resumed is not None else 0
 
     started = time.perf_counter()
     fitted = vae.fit(
         train_x,
         batch_size=batch_size,
-        epochs=options.epochs,
+        epochs=done if resumed is not None and resumed.stopped else options.epochs,
+        initial_epoch=done,
         validation_data=(val_x,) if val_x is not None else None,
         shuffle=True,
         callbacks=callbacks,
@@ -186,7 +218,9 @@ def train(
     # KL term, since the checkpoint written during a warm-up epoch holds that epoch's kl_scale.
     vae.kl_scale.assign(1.0)
     vae.save(run_dir / MODEL_FILE)
-    history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
+    history = dict(resumed.history) if resumed is not None else {}
+    for key, values in fitted.history.items():
+        history[key] = history.get(key, []) + [float(v) for v in values]
     watched = history[monitor]
     best_epoch = int(np.argmin(watched)) + 1 if options.validate else len(watched)
     report = TrainReport(
@@ -229,6 +263,7 @@ def train(
         },
         run_dir / "train.json",
     )
+    discard_checkpoint(run_dir)
     log.info(
         "trained %(run)s: %(epochs)d epochs, best %(best)d",
         {"run": run_dir, "epochs": report.epochs_run, "best": best_epoch},

@@ -37,7 +37,7 @@ TEST_SETTINGS = {
     "CRAWL_PROCESSES": "1",  # one process, one runs row (test_crawler_scale tests several)
 }
 STORE_FILE = re.compile(r"^images/([0-9a-f]{2})/([0-9a-f]{2})/(\1\2[0-9a-f]{60})\.[a-z0-9]{1,5}$")
-CATALOG_FILES = {"catalog.db", "catalog.db-wal", "catalog.db-shm"}
+CATALOG_FILES = {"catalog.db", "catalog.db-wal", "catalog.db-shm", "crawl.lock"}
 INCOMING_FILE = re.compile(r"^images/\.incoming/tmp-[^/]+$")
 
 

@@ -60,7 +60,7 @@ def run(tmp_path_factory) -> tuple[Path, Path]:
             "--latent-dim",
             "6",
             "--lr",
-            "3e-3",
+            "1e-3",
             "--batch-size",
             "16",
         ],

@@ -22,11 +22,14 @@ from scrapy.utils.log import failure_to_exc_info
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from crawler.crawllock import hold_crawl_locks
 from crawler.frontier import check_frontier
+from crawler.jobdir import set_aside_if_unusable
 from crawler.launcher import crawl_processes, launch_crawl
 from crawler.preflight import check_crawl
 from crawler.progress import prepare_display
 from crawler.spiders import ERROR_STAT
+from crawler.stopping import PromptStop
 from synthset.errors import SynthsetError
 
 logger = logging.getLogger(__name__)
@@ -39,9 +42,14 @@ class Command(ScrapyCrawlCommand):
         super().__init__()
         self.error: str | None = None  # the expected failure to report, once known
         self.processes = 1  # crawl processes to launch (1: crawl in this process)
+        self.locks: list[int] = []  # descriptors holding this crawl's locks (crawler.crawllock)
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
-        """Parse the options, then check the spider and its arguments (no crawl started yet)."""
+        """Parse the options, check the spider and its arguments, then lock the data directory.
+
+        No crawl has started yet; a second crawl of the same data directory or JOBDIR
+        stops here. A JOBDIR a killed run left unusable is set aside.
+        """
         super().process_options(args, opts)
         prepare_display(self.settings)  # before the log starts: the live display's log level
         if len(args) != 1:
@@ -50,6 +58,8 @@ class Command(ScrapyCrawlCommand):
             spidercls = check_crawl(self.settings, args[0], opts.spargs)
             check_frontier(self.settings)
             self.processes = crawl_processes(self.settings, spidercls)
+            self.locks = hold_crawl_locks(self.settings)
+            set_aside_if_unusable(self.settings)
         except SynthsetError as error:
             self.error = str(error)
             self.requires_crawler_process = False  # nothing to crawl: no reactor, no log banner
@@ -61,7 +71,8 @@ class Command(ScrapyCrawlCommand):
         if self.error is None and self.processes > 1:
             print(f"crawling as {self.processes} processes (-s CRAWL_PROCESSES=N to change), "
                   "each fetching the hosts hashed to it", file=sys.stderr)
-            self.exitcode = launch_crawl(args[0], opts.spargs, self.settings, self.processes)
+            self.exitcode = launch_crawl(args[0], opts.spargs, self.settings, self.processes,
+                                         self.locks)
         elif self.error is None and len(args) == 1:
             self._crawl(args[0], opts.spargs)
         elif self.error is None:
@@ -72,13 +83,16 @@ class Command(ScrapyCrawlCommand):
 
     def _crawl(self, spider: str, spider_args: dict[str, Any]) -> None:
         assert self.crawler_process is not None
+        stop_timeout = self.settings.getfloat("CRAWL_STOP_TIMEOUT", 10.0)
+        if stop_timeout > 0:  # before anything starts: no moment with an unbounded stop
+            PromptStop(self.crawler_process, stop_timeout).install()
         crawler = self._create_crawler(spider)
         started = self.crawler_process.crawl(crawler, **spider_args)
         if isinstance(started, Deferred):
             started.addErrback(self._startup_failed)
         else:
             started.add_done_callback(self._startup_done)
-        self.crawler_process.start()
+        self.crawler_process.start(install_signal_handlers=stop_timeout <= 0)
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
         if self.error is None:
