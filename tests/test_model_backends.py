@@ -1,5 +1,6 @@
-"""The model on JAX (issue 22): a tiny train, evaluate and sample with ``KERAS_BACKEND=jax``
-(CPU wheels, from the dev extra) and TensorFlow hidden, as on a machine without it; the same
+"""The model on JAX (issue 22): a tiny train (killed, then resumed), evaluate and sample with
+``KERAS_BACKEND=jax`` (CPU wheels, from the dev extra) and TensorFlow hidden, as on a machine
+without it; the same
 saved model scored alike on TensorFlow (this process's backend) and JAX; a missing backend as a
 one-line error.
 
@@ -14,13 +15,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from model.checkpoint import finished_epochs
 from model.datasets import draw_shapes, write_export
 
 pytestmark = pytest.mark.model
@@ -35,19 +39,31 @@ BACKEND_LINE = re.compile(
     r"^[IWEF]\d{4} \d\d:\d\d|absl|tensorflow|cuda|cuInit|oneDNN|cpu_feature_guard",
     re.IGNORECASE | re.MULTILINE,
 )
-# One process runs the commands as a user would type them (one start-up, not three).
+# After the kill, one process runs the commands as a user would type them (one start-up).
 SESSION = """
 import sys
 from model.cli import cli
-export, run_dir, grid, *train = sys.argv[1:]
+export, run_dir, grid = sys.argv[1:]
 for args in (
-    ["train", export, "--out", run_dir, *train],
+    ["train", "--resume", run_dir],
     ["sample", run_dir, "-n", "4", "-o", grid],
     ["evaluate", run_dir, export, "--json", "--importance-samples", "4", "--seed", "5"],
 ):
     cli.main(args, prog_name="model", standalone_mode=False)
 """
-TRAIN = ["--epochs", "1", "--latent-dim", "4", "--batch-size", "8", "--prior-components", "4"]
+EPOCHS = 4
+TRAIN = [
+    "--epochs",
+    str(EPOCHS),
+    "--latent-dim",
+    "4",
+    "--batch-size",
+    "8",
+    "--patience",
+    "50",
+    "--prior-components",
+    "4",
+]
 
 
 def without_tensorflow(where: Path, backend: str) -> dict[str, str]:
@@ -62,31 +78,57 @@ def without_tensorflow(where: Path, backend: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(shadow.parent), "KERAS_BACKEND": backend, "COLUMNS": "100"}
 
 
+def train_until_killed(export: Path, run_dir: Path, env: dict[str, str]) -> None:
+    """``model train`` into ``run_dir``, SIGKILLed once its first epoch is checkpointed."""
+    command = [sys.executable, "-c", "from model.cli import cli; cli()"]
+    process = subprocess.Popen(
+        [*command, "train", str(export), "--out", str(run_dir), *TRAIN],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while (finished_epochs(run_dir) or 0) < 1:
+            assert process.poll() is None, "training ended before it could be killed"
+            assert time.monotonic() < deadline, "no checkpoint in time"
+            time.sleep(0.05)  # polling the checkpoint, not synchronising on time
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait(timeout=60)
+
+
 @pytest.fixture(scope="module")
 def session(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
-    """(root folder, export, the finished process): on JAX without TensorFlow, train one epoch
-    of a 24/8 shapes export, sample 4 images to root/grid.png and evaluate it."""
+    """(root folder, export, the finished process): on JAX without TensorFlow, train a 24/8
+    shapes export until killed after an epoch, then resume it, sample 4 images to
+    root/grid.png and evaluate it."""
     root = tmp_path_factory.mktemp("backends")
     export = write_export(
         root / "shapes", {"train": draw_shapes(24, 12, 1, 0), "val": draw_shapes(8, 12, 1, 1)}
     ).path
+    env = without_tensorflow(root, "jax")
+    train_until_killed(export, root / "run", env)
+    killed_at = finished_epochs(root / "run")
+    assert killed_at is not None and killed_at < EPOCHS, "the run had finished"
     done = subprocess.run(
-        [sys.executable, "-c", SESSION, str(export), str(root / "run"), str(root / "grid.png")]
-        + TRAIN,
+        [sys.executable, "-c", SESSION, str(export), str(root / "run"), str(root / "grid.png")],
         capture_output=True,
         text=True,
         timeout=300,
-        env=without_tensorflow(root, "jax"),
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return root, export, done
 
 
-def test_jax_trains_and_samples_without_tensorflow(session):
+def test_jax_resumes_and_samples_without_tensorflow(session):
     root, _, done = session
     assert "trained" in done.stderr and not BACKEND_LINE.search(done.stderr), done.stderr
-    versions = json.loads((root / "run" / "train.json").read_text())["versions"]
-    assert versions["backend"] == "jax" and versions["jax"] != "unknown"
+    report = json.loads((root / "run" / "train.json").read_text())
+    assert report["epochs_run"] == EPOCHS
+    assert report["versions"]["backend"] == "jax" and report["versions"]["jax"] != "unknown"
     with Image.open(root / "grid.png") as grid:
         assert grid.width >= 2 * 12 and grid.height >= 2 * 12
 
