@@ -27,9 +27,18 @@ console = Console(stderr=True)
 existing_dir = click.Path(exists=False, file_okay=False, path_type=Path)
 
 
-def quiet_backend() -> None:
-    """Load the backend; its start-up chatter (TensorFlow, absl, CUDA) shows only with --verbose."""
-    load_backend(verbose=click.get_current_context().find_root().params.get("verbose", False))
+def quiet_backend(saves_models: bool = False) -> None:
+    """Load the backend; its start-up chatter (TensorFlow, absl, CUDA) shows only with --verbose.
+    ``saves_models``: the command writes a .keras file (see ``load_backend``)."""
+    verbose = click.get_current_context().find_root().params.get("verbose", False)
+    try:
+        load_backend(verbose=verbose, saves_models=saves_models)
+    except ModuleNotFoundError as error:
+        raise click.ClickException(
+            f"Keras or its backend is not installed (no module {error.name!r}): install an extra "
+            "(synthset[model] for TensorFlow, synthset[jax] for JAX) or pick an installed backend "
+            "with KERAS_BACKEND=jax|tensorflow|torch"
+        ) from None
 
 
 @click.group(cls=SynthsetGroup)
@@ -164,7 +173,7 @@ def train(
         model train datasets/cakes --out runs/seed --recipe seed --patience 25
         model train --resume runs/cakes     (a killed run, from its last finished epoch)
     """
-    quiet_backend()
+    quiet_backend(saves_models=True)
     from model.train import train as train_run
 
     if resume_dir is not None:

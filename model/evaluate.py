@@ -8,7 +8,6 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
 from keras import ops
 
@@ -85,19 +84,26 @@ def dequantization_noise(images: np.ndarray, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random(images.shape, dtype=np.float32)
 
 
+def latent_noise(seed: int) -> np.random.Generator:
+    """The generator of the N(0, I) draws behind each z ~ q(z | x), seeded; NumPy's, not the
+    backend's, so one seed scores one model alike on TensorFlow, JAX and PyTorch (their own
+    generators draw different numbers from the same seed)."""
+    return np.random.default_rng((seed, 1))  # a stream apart from dequantization_noise's
+
+
 def elbo_terms(vae: VAE, images: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     """Per image, in nats, one z sample each (the KL under a learned prior: KL_SAMPLES):
     ``reconstruction`` (the honest -log P(x | z)),
     ``trained`` (the training likelihood's NLL), ``kl`` and ``aux`` (the z-only decoder's NLL of
     an autoregressive decoder, 0 for a plain one)."""
     likelihood = get_likelihood(vae.likelihood)
-    sampler = keras.random.SeedGenerator(seed)
+    sampler = latent_noise(seed)
     noise = dequantization_noise(images, seed)
     parts: dict[str, list[np.ndarray]] = {"reconstruction": [], "trained": [], "kl": [], "aux": []}
     for i in range(0, len(images), PREDICT_BATCH):
         x = ops.convert_to_tensor(images[i : i + PREDICT_BATCH])
         z_mean, z_log_var = vae.encoder(x, training=False)
-        eps = keras.random.normal(ops.shape(z_mean), seed=sampler)
+        eps = ops.convert_to_tensor(sampler.standard_normal(ops.shape(z_mean), dtype=np.float32))
         z = z_mean + ops.exp(0.5 * z_log_var) * eps
         decoded = vae.decode(z, x)
         u = ops.convert_to_tensor(noise[i : i + PREDICT_BATCH])
@@ -120,7 +126,7 @@ def importance_log_weights(
     batched: each decoder call decodes about DECODE_VALUES pixel values.
     """
     likelihood = get_likelihood(vae.likelihood)
-    sampler = keras.random.SeedGenerator(seed)
+    sampler = latent_noise(seed)
     noise = dequantization_noise(images, seed)
     dims = int(np.prod(images.shape[1:]))
     per_call = max(1, DECODE_VALUES // (dims * likelihood.params))
@@ -135,7 +141,9 @@ def importance_log_weights(
         step = max(1, per_call // n)
         for s in range(0, samples, step):
             count = min(step, samples - s)
-            eps = keras.random.normal((count, *ops.shape(z_mean)), seed=sampler)
+            eps = ops.convert_to_tensor(
+                sampler.standard_normal((count, *ops.shape(z_mean)), dtype=np.float32)
+            )
             z = z_mean[None] + std[None] * eps
             tiled_x = ops.reshape(ops.broadcast_to(x[None], (count, *x.shape)), (-1, *x.shape[1:]))
             decoded = vae.decode(ops.reshape(z, (count * n, -1)), tiled_x)

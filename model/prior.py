@@ -47,8 +47,12 @@ class MixturePrior(keras.layers.Layer):
 
     def log_prob(self, z):
         """log p(z) for z of shape (..., latent_dim)."""
-        per_component = gaussian_log_prob(z[..., None, :], self.means, self.log_vars)
-        log_weights = self.logits - ops.logsumexp(self.logits)
+        # tensors, not variables: older Keras' JAX variables are not JAX arrays to jax.numpy
+        means, log_vars, logits = (
+            ops.convert_to_tensor(w) for w in (self.means, self.log_vars, self.logits)
+        )
+        per_component = gaussian_log_prob(z[..., None, :], means, log_vars)
+        log_weights = logits - ops.logsumexp(logits)
         return ops.logsumexp(per_component + log_weights, axis=-1)
 
     def sample(self, count: int, seed: int) -> np.ndarray:

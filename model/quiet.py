@@ -11,13 +11,14 @@ real error (a broken install, a missing library) still reaches the user.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import re
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 # Lines TensorFlow, XLA and absl print on every start; none of them asks anything of the user.
 STARTUP_NOISE = re.compile(
@@ -53,13 +54,17 @@ def filtered_stderr(noise: re.Pattern[str] = STARTUP_NOISE) -> Iterator[None]:
                 sys.stderr.flush()
 
 
-def load_backend(verbose: bool = False) -> None:
+def load_backend(verbose: bool = False, saves_models: bool = False) -> None:
     """Import Keras and start its backend's devices; with ``verbose`` False, quietly.
 
     Quietly means: TensorFlow's C++ log limited to errors (unless ``TF_CPP_MIN_LOG_LEVEL``
     is already set), its start-up lines filtered out, and the ``absl`` and ``tensorflow``
     Python loggers limited to errors. With ``verbose`` everything is shown as TensorFlow
     prints it.
+
+    Under another backend (``KERAS_BACKEND=jax`` or ``torch``) TensorFlow is not imported,
+    except with ``saves_models`` when it is installed: Keras imports it to save a model
+    whatever the backend, so it is imported here, quietly, rather than mid-training.
     """
     if verbose:
         import keras  # noqa: F401 - the import starts the backend
@@ -73,5 +78,8 @@ def load_backend(verbose: bool = False) -> None:
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # CUDA's start-up lines come here, not at import
+        elif saves_models and importlib.util.find_spec("tensorflow") is not None:
+            with suppress(ImportError):  # a broken TensorFlow: Keras does without it too
+                import tensorflow  # noqa: F401 - its start-up lines, held back here
     for name in ("absl", "tensorflow"):
         logging.getLogger(name).setLevel(logging.ERROR)

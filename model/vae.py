@@ -153,12 +153,14 @@ class VAE(keras.Model):
             return gaussian_kl(z_mean, z_log_var)
         return gaussian_log_prob(z, z_mean, z_log_var) - self.prior.log_prob(z)
 
-    def expected_kl(self, z_mean, z_log_var, samples: int, seed: keras.random.SeedGenerator):
+    def expected_kl(self, z_mean, z_log_var, samples: int, noise: np.random.Generator):
         """KL(q(z | x) || p(z)) per row: exact for N(0, I), else the mean of ``samples``
-        one-sample estimates (each unbiased; their mean has 1/sqrt(samples) of the noise)."""
+        one-sample estimates (each unbiased; their mean has 1/sqrt(samples) of the noise), the
+        draws from ``noise`` (NumPy's: the same on every backend)."""
         if self.prior is None:
             return gaussian_kl(z_mean, z_log_var)
-        eps = keras.random.normal((samples, *ops.shape(z_mean)), seed=seed)
+        shape = (samples, *ops.shape(z_mean))
+        eps = ops.convert_to_tensor(noise.standard_normal(shape, dtype=np.float32))
         z = z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps
         return ops.mean(self.kl(z, z_mean[None], z_log_var[None]), axis=0)
 

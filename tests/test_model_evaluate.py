@@ -96,7 +96,9 @@ def test_evaluate_matches_the_training_objective(run):
     run_dir, export = run
     scores = evaluate(run_dir, export)
     best_val_loss = json.loads((run_dir / "train.json").read_text())["best_loss"]
-    assert scores.training_loss == pytest.approx(best_val_loss, rel=0.05)
+    # one z sample per image on 16 images: over seeds 0-7 the objective fell 0.94-1.04 times
+    # the val_loss (measured with evaluate's NumPy noise), so 10%, not a lucky draw's 5%
+    assert scores.training_loss == pytest.approx(best_val_loss, rel=0.1)
     assert scores.nats_per_image < scores.training_loss  # the auxiliary term is not in the ELBO
 
 
