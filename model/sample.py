@@ -24,17 +24,6 @@ def load_run(run_dir: Path | str) -> VAE:
     return keras.saving.load_model(path)
 
 
-def fixed_latents(latent_dim: int, count: int, seed: int) -> np.ndarray:
-    """``count`` latent codes drawn from N(0, I) with ``seed``: the same seed, the same codes."""
-    z = keras.random.normal((count, latent_dim), seed=seed)
-    return keras.ops.convert_to_numpy(z).astype(np.float32)
-
-
-def prior_latents(vae: VAE, count: int, seed: int) -> np.ndarray:
-    """``count`` latent codes from the model's prior, seeded (N(0, I) or its learned mixture)."""
-    return vae.sample_prior(count, seed)
-
-
 def decode_images(vae: VAE, z: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
     """Images in [0, 1] for the latent codes ``z``: the decoder's means (pixel by pixel for an
     autoregressive decoder), or with ``rng`` pixels drawn from its distribution."""
@@ -43,10 +32,11 @@ def decode_images(vae: VAE, z: np.ndarray, rng: np.random.Generator | None = Non
 
 
 def sample_images(vae: VAE, count: int, seed: int = 0, draw: bool = False) -> np.ndarray:
-    """``count`` images decoded from prior samples drawn with ``seed``; with ``draw`` every pixel
+    """``count`` images decoded from codes drawn from the model's prior with ``seed`` (N(0, I) or
+    its learned mixture); with ``draw`` every pixel
     is drawn from the decoder's distribution too (seeded), else set to its mean."""
     rng = np.random.default_rng(seed) if draw else None
-    return decode_images(vae, prior_latents(vae, count, seed), rng)
+    return decode_images(vae, vae.sample_prior(count, seed), rng)
 
 
 def encode_means(vae: VAE, images: np.ndarray) -> np.ndarray:
