@@ -116,6 +116,11 @@ def taken_keys(redis_url: str) -> dict[str, int]:
     return {key: client.hlen(key) for key in client.scan_iter(match=pattern)}
 
 
+def held_by(redis_url: str, data_dir: Path) -> int:
+    """How many requests the worker crawling into ``data_dir`` holds leased."""
+    return sum(n for key, n in taken_keys(redis_url).items() if str(data_dir) in key)
+
+
 @pytest.mark.parametrize(("restart", "lease_seconds"), [(True, 60), (False, 6)],
                          ids=["restarted", "left-dead"])
 def test_three_workers_one_killed_merge_to_every_url_once(
@@ -131,15 +136,17 @@ def test_three_workers_one_killed_merge_to_every_url_once(
     logs = []
     try:
         deadline = time.monotonic() + DEADLINE_S
-        while fetched_so_far(dirs[2]) < 10:
+        # Kill it mid-crawl: once it has recorded fetches and while it holds leases (between
+        # two batches of leases it can hold none, and killing it then proves nothing).
+        while fetched_so_far(dirs[2]) < 10 or not held_by(redis_url, dirs[2]):
             assert workers[2].poll() is None, "the worker ended before it could be killed"
             assert time.monotonic() < deadline, "no fetches recorded in time"
-            time.sleep(0.05)  # polling the catalog, not synchronising on time
+            time.sleep(0.05)  # polling the catalog and Redis, not synchronising on time
         os.kill(workers[2].pid, signal.SIGKILL)
         workers[2].communicate(timeout=30)
         assert workers[2].returncode == -signal.SIGKILL
-        held = sum(n for key, n in taken_keys(redis_url).items() if str(dirs[2]) in key)
-        assert held, "the killed worker held no requests; the test proves nothing"
+        held = held_by(redis_url, dirs[2])
+        assert held, "the killed worker held no requests"
         if restart:
             workers[2] = start_worker(dirs[2], urls_file, redis_url, lease_seconds)
         logs = [finish(worker) for worker in workers if worker.returncode is None]
