@@ -15,10 +15,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +24,7 @@ from PIL import Image
 
 from model.checkpoint import finished_epochs
 from model.datasets import draw_shapes, write_export
+from tests.killing import kill_after_epochs
 
 pytestmark = pytest.mark.model
 
@@ -81,22 +80,8 @@ def without_tensorflow(where: Path, backend: str) -> dict[str, str]:
 def train_until_killed(export: Path, run_dir: Path, env: dict[str, str]) -> None:
     """``model train`` into ``run_dir``, SIGKILLed once its first epoch is checkpointed."""
     command = [sys.executable, "-c", "from model.cli import cli; cli()"]
-    process = subprocess.Popen(
-        [*command, "train", str(export), "--out", str(run_dir), *TRAIN],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while (finished_epochs(run_dir) or 0) < 1:
-            assert process.poll() is None, "training ended before it could be killed"
-            assert time.monotonic() < deadline, "no checkpoint in time"
-            time.sleep(0.05)  # polling the checkpoint, not synchronising on time
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait(timeout=60)
+    train = [*command, "train", str(export), "--out", str(run_dir), *TRAIN]
+    kill_after_epochs(train, run_dir, 1, env=env)
 
 
 @pytest.fixture(scope="module")

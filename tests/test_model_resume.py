@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from conftest import REPO
 
 from model.checkpoint import CHECKPOINT_DIR, POINTER, finished_epochs
 from model.datasets import draw_shapes, write_export
+from tests import killing
 
 pytestmark = pytest.mark.model
 
@@ -41,18 +40,8 @@ def model_cli(*args: str) -> subprocess.CompletedProcess:
 
 def kill_after_epochs(shapes: Path, run: Path, epochs: int) -> None:
     """Start ``model train`` into ``run``; SIGKILL it once ``epochs`` epochs are checkpointed."""
-    process = subprocess.Popen([*MODEL_CLI, "train", str(shapes), "--out", str(run), *TINY_FLAGS],
-                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300
-        while (finished_epochs(run) or 0) < epochs:
-            assert process.poll() is None, "training ended before it could be killed"
-            assert time.monotonic() < deadline, "no checkpoint in time"
-            time.sleep(0.05)  # polling the checkpoint, not synchronising on time
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait(timeout=60)
+    command = [*MODEL_CLI, "train", str(shapes), "--out", str(run), *TINY_FLAGS]
+    killing.kill_after_epochs(command, run, epochs, cwd=REPO)
 
 
 def history_rows(run: Path) -> list[dict[str, str]]:
