@@ -105,13 +105,13 @@ def elbo_terms(vae: VAE, images: np.ndarray, seed: int = 0) -> dict[str, np.ndar
         z_mean, z_log_var = vae.encoder(x, training=False)
         eps = ops.convert_to_tensor(sampler.standard_normal(ops.shape(z_mean), dtype=np.float32))
         z = z_mean + ops.exp(0.5 * z_log_var) * eps
-        decoded = vae.decode(z, x)
+        decoded, base = vae.decode_with_base(z, x)
         u = ops.convert_to_tensor(noise[i : i + PREDICT_BATCH])
         parts["reconstruction"].append(ops.convert_to_numpy(honest_nll(likelihood, x, decoded, u)))
         parts["trained"].append(ops.convert_to_numpy(likelihood.nll(x, decoded)))
         kl = vae.expected_kl(z_mean, z_log_var, KL_SAMPLES, sampler)
         parts["kl"].append(ops.convert_to_numpy(kl))
-        aux = np.zeros(len(x)) if vae.trunk is None else likelihood.nll(x, vae.base(z))
+        aux = np.zeros(len(x)) if base is None else likelihood.nll(x, base)
         parts["aux"].append(ops.convert_to_numpy(aux))
     return {key: np.concatenate(values).astype(np.float64) for key, values in parts.items()}
 

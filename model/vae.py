@@ -112,13 +112,18 @@ class VAE(keras.Model):
         z_mean, z_log_var = self.encoder(inputs, training=training)
         z = self.sampling([z_mean, z_log_var])
         out = {"z": z, "z_mean": z_mean, "z_log_var": z_log_var, "target": inputs}
-        if self.trunk is None:
-            out["decoded"] = self.decoder(z, training=training)
-            return out
-        features = self.trunk(z, training=training)
-        out["decoded"] = self.head([features, inputs])
-        out["base"] = self.base_of(features)
+        out["decoded"], base = self.decode_with_base(z, inputs, training=training)
+        if base is not None:
+            out["base"] = base
         return out
+
+    def decode_with_base(self, z, images, training=False):
+        """(:meth:`decode`'s parameters, the parameters given z alone or None for a plain
+        decoder), the trunk run once for both."""
+        if self.trunk is None:
+            return self.decoder(z, training=training), None
+        features = self.trunk(z, training=training)
+        return self.head([features, images]), self.base_of(features)
 
     def base_of(self, features):
         """The likelihood's parameters given z alone: the first of the trunk's features."""
