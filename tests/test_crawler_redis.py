@@ -132,7 +132,9 @@ def test_three_workers_one_killed_merge_to_every_url_once(
     urls = farm.write_list(urls_file, IMAGES)
     before = farm.requests()
     dirs = [tmp_path / f"worker-{n}" for n in range(3)]
-    workers = [start_worker(d, urls_file, redis_url, lease_seconds) for d in dirs]
+    # The worker to be killed starts first, alone: with the other two already crawling, a
+    # slow start on a busy machine once let them drain the frontier before it got going.
+    workers = [None, None, start_worker(dirs[2], urls_file, redis_url, lease_seconds)]
     logs = []
     try:
         deadline = time.monotonic() + DEADLINE_S
@@ -142,6 +144,7 @@ def test_three_workers_one_killed_merge_to_every_url_once(
             assert workers[2].poll() is None, "the worker ended before it could be killed"
             assert time.monotonic() < deadline, "no fetches recorded in time"
             time.sleep(0.05)  # polling the catalog and Redis, not synchronising on time
+        workers[:2] = [start_worker(d, urls_file, redis_url, lease_seconds) for d in dirs[:2]]
         os.kill(workers[2].pid, signal.SIGKILL)
         workers[2].communicate(timeout=30)
         assert workers[2].returncode == -signal.SIGKILL
@@ -152,7 +155,7 @@ def test_three_workers_one_killed_merge_to_every_url_once(
         logs = [finish(worker) for worker in workers if worker.returncode is None]
     finally:
         for worker in workers:
-            if worker.poll() is None:
+            if worker is not None and worker.poll() is None:
                 worker.kill()
                 worker.communicate(timeout=30)
     assert any("put back" in log for log in logs)
