@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from model.errors import TrainingDiverged
 from model.grid import interleave_rows, save_grid
 from model.sample import decode_images, reconstruct_images
 
@@ -38,6 +40,22 @@ class KLWarmup(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         """Leave the model with the full KL term."""
         self.model.kl_scale.assign(1.0)
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stop with :class:`TrainingDiverged` at the end of an epoch whose loss is not finite,
+    before any later callback saves its weights or draws from them (the run's checkpoint
+    stays at the last finite epoch)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Raise when the epoch's loss is NaN or infinite."""
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise TrainingDiverged(
+                f"training diverged in epoch {epoch + 1} (loss {float(loss)}); the run keeps "
+                "its last finished epoch. Try another --seed, a lower --lr or a longer "
+                "--lr-warmup."
+            )
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -71,7 +71,7 @@ def cli(verbose: bool) -> None:
 @click.option(
     "--recipe",
     type=click.Choice(sorted(RECIPES)),
-    help="Preset: 'seed' = latent 150, --kl-weight 0, bernoulli, lr 1e-4, batch 32, no warm-up "
+    help="Preset: 'seed' = latent 150, --kl-weight 0, bernoulli, lr 1e-4, batch 32, no warm-ups "
     "(the seed's BCE-only model); flags given win.",
 )
 @click.option(
@@ -79,6 +79,14 @@ def cli(verbose: bool) -> None:
 )
 @click.option(
     "--lr", type=click.FloatRange(min=0, min_open=True), default=DEFAULTS.lr, show_default=True
+)
+@click.option(
+    "--lr-warmup",
+    type=click.IntRange(min=0),
+    default=DEFAULTS.lr_warmup,
+    show_default=True,
+    help="Optimizer steps over which the learning rate rises linearly from 0 (0: none); "
+    "without it, Adam's first steps can leave the encoder dead and z unused.",
 )
 @click.option(
     "--batch-size",

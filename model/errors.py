@@ -47,3 +47,7 @@ class SourceMalformed(SynthsetError):
 
 class NothingToResume(SynthsetError):
     """``model train --resume`` names a run that finished or never finished an epoch."""
+
+
+class TrainingDiverged(SynthsetError):
+    """The training loss became NaN or infinite; the run stops at its last finite epoch."""

@@ -15,6 +15,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "latent_dim": 150,
         "kl_weight": 0.0,
         "kl_warmup": 0,
+        "lr_warmup": 0,
         "likelihood": "bernoulli",
         "lr": 1e-4,
         "batch_size": 32,
@@ -27,11 +28,13 @@ class TrainOptions:
     """Everything ``model train`` can be told. Defaults: the seed's latent size, patience and
     epochs; conv-vae-ar with a discretized logistic decoder (a distribution over the 8-bit
     values), its z-only likelihood weighted 3 (pictures keep to z), a learned 16-component
-    mixture prior, the KL warmed up over half the epochs (at most 20), Adam at 1e-3 and batch
-    64 (fewer for small exports): the measures of benchmarks/vae.py chose them (model/README.md)."""
+    mixture prior, the KL warmed up over half the epochs (at most 20), Adam at 1e-3 reached over
+    100 steps and batch 64 (fewer for small exports): the measures of benchmarks/vae.py chose
+    them (model/README.md)."""
 
     latent_dim: int = 150
     lr: float = 1e-3
+    lr_warmup: int = 100  # optimizer steps; model.schedules
     batch_size: int | None = None  # None: auto_batch_size(training images)
     patience: int = 25
     epochs: int = 200

@@ -20,7 +20,14 @@ import numpy as np
 
 import synthset
 from model.arch import load_architecture
-from model.callbacks import EpochProgress, EpochTimer, FrameWriter, KLWarmup, ProgressReporter
+from model.callbacks import (
+    DivergenceGuard,
+    EpochProgress,
+    EpochTimer,
+    FrameWriter,
+    KLWarmup,
+    ProgressReporter,
+)
 from model.checkpoint import (
     CHECKPOINT_DIR,
     EpochCheckpoint,
@@ -35,6 +42,7 @@ from model.errors import RunExists
 from model.likelihoods import get_likelihood
 from model.options import TrainOptions, auto_batch_size, auto_kl_warmup
 from model.sample import MODEL_FILE
+from model.schedules import learning_rate
 from model.vae import build_vae
 
 log = logging.getLogger(__name__)
@@ -172,7 +180,8 @@ def train(
             augment=options.augment,
             prior_components=options.prior_components,
         )
-        vae.compile(optimizer=keras.optimizers.Adam(learning_rate=options.lr))
+        rate = learning_rate(options.lr, options.lr_warmup)
+        vae.compile(optimizer=keras.optimizers.Adam(learning_rate=rate))
     monitor = "val_loss" if options.validate else "loss"
     fixed_images = (val_x if val_x is not None else train_x)[: options.reconstruct_count]
     timer = EpochTimer()
@@ -181,6 +190,7 @@ def train(
     )
     early_stopping = None
     callbacks: list[keras.callbacks.Callback] = [
+        DivergenceGuard(),
         timer,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resumed is not None),
         best_model,
@@ -190,7 +200,7 @@ def train(
     ]
     warmup = auto_kl_warmup(options.epochs) if options.kl_warmup is None else options.kl_warmup
     if warmup > 0:
-        callbacks.insert(0, KLWarmup(warmup))
+        callbacks.insert(1, KLWarmup(warmup))
     if options.validate:
         early_stopping = keras.callbacks.EarlyStopping(
             monitor=monitor, patience=options.patience, restore_best_weights=True

@@ -6,6 +6,10 @@ import keras
 import numpy as np
 from keras import ops
 
+# blocks and schedules: imported for the layers and the learning-rate schedule that saved runs
+# name, so that every way of loading a run finds them
+from model import schedules  # noqa: F401
+from model.arch import blocks  # noqa: F401
 from model.autoregressive import AutoregressiveHead, independent_draws
 from model.likelihoods import get_likelihood
 from model.prior import MixturePrior, gaussian_log_prob

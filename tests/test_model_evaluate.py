@@ -61,6 +61,8 @@ def run(tmp_path_factory) -> tuple[Path, Path]:
             "6",
             "--lr",
             "1e-3",
+            "--lr-warmup",
+            "0",
             "--batch-size",
             "16",
         ],

@@ -22,6 +22,7 @@ TINY = TrainOptions(
     batch_size=16,
     epochs=3,
     kl_warmup=0,
+    lr_warmup=0,
     sample_count=4,
     reconstruct_every=2,
     reconstruct_count=4,
@@ -142,6 +143,7 @@ def test_early_stopping_stops_and_restores_best_weights(tmp_path: Path):
     options = TrainOptions(
         latent_dim=4,
         lr=1e-3,
+        lr_warmup=0,
         batch_size=16,
         epochs=30,
         patience=3,
@@ -172,6 +174,25 @@ def test_no_val_trains_all_epochs(shapes: Path, tmp_path: Path):
     )
     assert report.epochs_run == 2 and "val_loss" not in report.history
     assert (tmp_path / "run" / "model.keras").is_file()
+
+
+def test_learning_rate_rises_linearly_and_the_run_keeps_its_schedule(shapes: Path, tmp_path: Path):
+    from keras.ops import convert_to_numpy
+
+    from model.sample import load_run
+    from model.schedules import LinearWarmup
+    from model.train import train
+
+    assert [float(convert_to_numpy(LinearWarmup(1.0, 4)(s))) for s in range(6)] == [
+        0.25, 0.5, 0.75, 1.0, 1.0, 1.0
+    ]
+    options = TrainOptions(**{**TINY.__dict__, "validate": False, "epochs": 2, "lr_warmup": 1000})
+    train(shapes, tmp_path / "run", options)
+    optimizer = load_run(tmp_path / "run").optimizer
+    steps = int(convert_to_numpy(optimizer.iterations))
+    assert steps == 2 * 64 // 16  # two epochs of 64 images in batches of 16
+    rate = float(convert_to_numpy(optimizer.learning_rate))
+    assert rate == pytest.approx(TINY.lr * (steps + 1) / 1000)  # still rising, saved with it
 
 
 def test_reloaded_model_samples_identically(trained):
@@ -224,3 +245,14 @@ def test_unknown_arch_fails_before_training(shapes: Path, tmp_path: Path):
     with pytest.raises(UnknownArchitecture, match="conv-vae, conv-vae-ar, keras-example"):
         train(shapes, tmp_path / "run", TrainOptions(arch="nope"))
     assert not (tmp_path / "run").exists()
+
+
+def test_a_diverging_run_stops_with_an_error_before_saving_nan_weights(shapes: Path, tmp_path):
+    from model.errors import TrainingDiverged
+    from model.train import train
+
+    options = TrainOptions(**{**TINY.__dict__, "lr": 1e30, "epochs": 2})
+    with pytest.raises(TrainingDiverged, match="diverged in epoch 1.*--lr"):
+        train(shapes, tmp_path / "run", options)
+    assert not (tmp_path / "run" / "model.keras").exists()  # nothing saved from the NaN epoch
+    assert not list((tmp_path / "run" / "samples").glob("*.png"))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from model.arch.blocks import crop_to, halvings
+from model.arch.blocks import SoftUpperBound, crop_to, halvings
 from model.autoregressive import AutoregressiveHead
 
 MAX_BOTTOM_SIDE = 8  # pixels: the longest side of the last feature map
@@ -26,6 +26,7 @@ RESIDUAL_MAX_SIDE = 16  # stages whose feature map is at most this size get resi
 HIDDEN = 512  # units of the dense layer on each side of z
 AR_KERNEL = 5  # the autoregressive head's masked convolution: the 12 pixels before, 2 rows up
 AR_UNITS = 64  # its hidden units per channel
+MAX_LOG_VAR = 2.0  # the encoder's log-variance stays below it (blocks.SoftUpperBound)
 
 
 def stage_filters(image_shape: tuple[int, int, int]) -> list[int]:
@@ -84,7 +85,8 @@ def _build(
     x = layers.Flatten()(x)
     x = layers.Dense(HIDDEN, activation="relu", name="hidden")(x)
     z_mean = layers.Dense(latent_dim, name="z_mean")(x)
-    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var_free")(x)
+    z_log_var = SoftUpperBound(MAX_LOG_VAR, name="z_log_var")(z_log_var)
     encoder = keras.Model(inputs, [z_mean, z_log_var], name="encoder")
 
     latent = keras.Input(shape=(latent_dim,), name="z")
