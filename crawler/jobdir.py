@@ -119,7 +119,7 @@ class JobDirMarker:
     def from_crawler(cls, crawler: Crawler) -> Self:
         """Enabled with JOBDIR only."""
         if not crawler.settings.get("JOBDIR"):
-            raise NotConfigured("no JOBDIR")
+            raise NotConfigured  # no message: Scrapy would log it as a WARNING on every crawl
         extension = cls(crawler, Path(crawler.settings["JOBDIR"]))
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)

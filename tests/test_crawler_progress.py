@@ -59,6 +59,8 @@ def test_the_settings_dump_holds_no_deprecated_setting(farm: Farm, tmp_path: Pat
     assert "'DOWNLOAD_DELAY_JITTER': 0.0" in dump  # a fixed delay, as before
     assert "RANDOMIZE_DOWNLOAD_DELAY" not in dump
     assert "deprecat" not in done.stderr.lower(), done.stderr[-4000:]
+    # nothing of ours disables itself aloud (JobDirMarker without JOBDIR once did, every crawl)
+    assert "Disabled crawler." not in done.stderr, done.stderr[-4000:]
 
 
 def refused_url() -> str:
