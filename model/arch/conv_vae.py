@@ -4,7 +4,8 @@ Each encoder stage is a stride-2 convolution followed by a residual block (two 3
 added to their input) where the feature map is at most 16 pixels wide, a 3x3 convolution above
 that; stages repeat until the longer side is at most 8 pixels (two stages at 28x28, four at
 100x100), so the flattened feature map stays small at any input size. Channels double per stage
-up to 64 at the bottom and start no lower than 16; a dense layer of 512 on each side of z. The
+up to 64 at the bottom and start no lower than 16; a dense layer of 512 on each side of z; the
+log-variance of q(z | x) softly bounded above by MAX_LOG_VAR (an unbounded one diverged). The
 decoder mirrors it; its last transposed convolution emits the likelihood's parameters directly
 (no wide layer at full resolution), centre-cropped to the input size. ``conv-vae-ar`` (the
 default) adds an autoregressive head (model.autoregressive) that refines each pixel's parameters
