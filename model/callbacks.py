@@ -51,10 +51,10 @@ class DivergenceGuard(keras.callbacks.Callback):
         """Raise when the epoch's loss is NaN or infinite."""
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
+            kept = f"the run keeps epoch {epoch}" if epoch else "nothing was saved"
             raise TrainingDiverged(
-                f"training diverged in epoch {epoch + 1} (loss {float(loss)}); the run keeps "
-                "its last finished epoch. Try another --seed, a lower --lr or a longer "
-                "--lr-warmup."
+                f"training diverged in epoch {epoch + 1} (loss {float(loss)}); {kept}. "
+                "Try another --seed, a lower --lr or a longer --lr-warmup."
             )
 
 
