@@ -15,7 +15,7 @@ from model.data import Export, load_export
 from model.likelihoods import get_likelihood, honest_name, honest_nll
 from model.pictures import reconstruction_scores, sample_scores
 from model.sample import PREDICT_BATCH, encode_means, load_run, reconstruct_images, sample_images
-from model.vae import VAE
+from model.vae import VAE, posterior_draws
 from synthset.errors import SynthsetError
 
 ACTIVE_THRESHOLD = 0.01  # variance of a unit's posterior mean over val above which it is active
@@ -103,8 +103,7 @@ def elbo_terms(vae: VAE, images: np.ndarray, seed: int = 0) -> dict[str, np.ndar
     for i in range(0, len(images), PREDICT_BATCH):
         x = ops.convert_to_tensor(images[i : i + PREDICT_BATCH])
         z_mean, z_log_var = vae.encoder(x, training=False)
-        eps = ops.convert_to_tensor(sampler.standard_normal(ops.shape(z_mean), dtype=np.float32))
-        z = z_mean + ops.exp(0.5 * z_log_var) * eps
+        z = posterior_draws(z_mean, z_log_var, sampler, 1)[0][0]
         decoded, base = vae.decode_with_base(z, x)
         u = ops.convert_to_tensor(noise[i : i + PREDICT_BATCH])
         parts["reconstruction"].append(ops.convert_to_numpy(honest_nll(likelihood, x, decoded, u)))
@@ -137,14 +136,10 @@ def importance_log_weights(
         u = ops.convert_to_tensor(noise[i : i + block])
         n = int(x.shape[0])
         z_mean, z_log_var = vae.encoder(x, training=False)
-        std = ops.exp(0.5 * z_log_var)
         step = max(1, per_call // n)
         for s in range(0, samples, step):
             count = min(step, samples - s)
-            eps = ops.convert_to_tensor(
-                sampler.standard_normal((count, *ops.shape(z_mean)), dtype=np.float32)
-            )
-            z = z_mean[None] + std[None] * eps
+            z, eps = posterior_draws(z_mean, z_log_var, sampler, count)
             tiled_x = ops.reshape(ops.broadcast_to(x[None], (count, *x.shape)), (-1, *x.shape[1:]))
             decoded = vae.decode(ops.reshape(z, (count * n, -1)), tiled_x)
             tiled_u = ops.reshape(ops.broadcast_to(u[None], (count, *u.shape)), (-1, *u.shape[1:]))

@@ -209,11 +209,12 @@ def train(
     if progress is not None:
         callbacks.append(ProgressReporter(progress, options.epochs))
     about = {"options": dataclasses.asdict(options), "dataset": str(export.path)}
-    callbacks.append(EpochCheckpoint(run_dir, about, resumed, early_stopping, best_model))
+    checkpoint = EpochCheckpoint(run_dir, about, resumed, early_stopping, best_model)
+    callbacks.append(checkpoint)
     done = resumed.epoch if resumed is not None else 0
 
     started = time.perf_counter()
-    fitted = vae.fit(
+    vae.fit(
         train_x,
         batch_size=batch_size,
         epochs=done if resumed is not None and resumed.stopped else options.epochs,
@@ -228,9 +229,7 @@ def train(
     # KL term, since the checkpoint written during a warm-up epoch holds that epoch's kl_scale.
     vae.kl_scale.assign(1.0)
     vae.save(run_dir / MODEL_FILE)
-    history = dict(resumed.history) if resumed is not None else {}
-    for key, values in fitted.history.items():
-        history[key] = history.get(key, []) + [float(v) for v in values]
+    history = checkpoint.history  # every epoch's logs, a resumed run's earlier ones first
     watched = history[monitor]
     best_epoch = int(np.argmin(watched)) + 1 if options.validate else len(watched)
     report = TrainReport(

@@ -40,6 +40,14 @@ def gaussian_kl(z_mean, z_log_var):
     return -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
 
 
+def posterior_draws(z_mean, z_log_var, noise: np.random.Generator, samples: int):
+    """(z, eps): ``samples`` draws z ~ q(z | x) per row, shape (samples, N, latent_dim), and the
+    N(0, I) noise eps behind them, drawn from ``noise`` (NumPy's: the same on every backend)."""
+    shape = (samples, *ops.shape(z_mean))
+    eps = ops.convert_to_tensor(noise.standard_normal(shape, dtype=np.float32))
+    return z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps, eps
+
+
 @keras.saving.register_keras_serializable(package="synthset")
 class VAE(keras.Model):
     """A variational autoencoder over images in [0, 1].
@@ -168,9 +176,7 @@ class VAE(keras.Model):
         draws from ``noise`` (NumPy's: the same on every backend)."""
         if self.prior is None:
             return gaussian_kl(z_mean, z_log_var)
-        shape = (samples, *ops.shape(z_mean))
-        eps = ops.convert_to_tensor(noise.standard_normal(shape, dtype=np.float32))
-        z = z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps
+        z, _ = posterior_draws(z_mean, z_log_var, noise, samples)
         return ops.mean(self.kl(z, z_mean[None], z_log_var[None]), axis=0)
 
     def prior_log_prob(self, z):
