@@ -9,6 +9,7 @@ itself: listing is cheap next to fetching, and no process waits on another.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
@@ -90,18 +91,6 @@ def child_command(
     return command
 
 
-def die_with(parent: int) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that has the child killed (SIGKILL) when ``parent`` dies (Linux; else None).
-
-    So a launcher killed outright leaves no crawl process behind, whatever that
-    process is doing: SIGKILL cannot be handled or ignored (a SIGTERM here was
-    taken by Scrapy as a graceful stop, which waits on slow hosts for minutes).
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    return lambda: die_with_parent(parent)
-
-
 def launch_crawl(
     spider: str, spider_args: Mapping[str, Any], settings: BaseSettings, count: int,
     locks: Sequence[int] = (),
@@ -123,7 +112,10 @@ def launch_crawl(
     children = [
         subprocess.Popen(child_command(spider, spider_args, given, f"{i}/{count}"),
                          stderr=subprocess.PIPE, text=True, errors="replace",
-                         start_new_session=True, preexec_fn=die_with(os.getpid()),
+                         start_new_session=True,
+                         # SIGKILLed if this launcher dies, whatever it is doing (a SIGTERM
+                         # was taken by Scrapy as a graceful stop that waits on slow hosts)
+                         preexec_fn=functools.partial(die_with_parent, os.getpid()),
                          pass_fds=tuple(locks), env=environment)
         for i in range(count)
     ]

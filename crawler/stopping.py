@@ -76,17 +76,16 @@ class PromptStop:
         deferred_from_coro(self._commit_and_exit())
 
     async def _commit_and_exit(self) -> None:
-        crawlers = list(self.process.crawlers)
-        dropped = sum(in_flight(crawler) for crawler in crawlers)
+        dropped = {crawler: in_flight(crawler) for crawler in self.process.crawlers}
         logger.warning(
             "stop requested %(s).1f s ago: dropping %(n)d requests in flight (they stay "
             "pending in the catalog), committing what was fetched, exiting",
-            {"s": time.monotonic() - (self.requested or 0), "n": dropped},
+            {"s": time.monotonic() - (self.requested or 0), "n": sum(dropped.values())},
         )
         try:
-            for crawler in crawlers:
+            for crawler, count in dropped.items():
                 if crawler.stats is not None:
-                    crawler.stats.set_value(DROPPED_STAT, in_flight(crawler))
+                    crawler.stats.set_value(DROPPED_STAT, count)
                 for _, result in crawler.signals.send_catch_log(signal=COMMIT_NOW):
                     if hasattr(result, "addCallback"):  # a Deferred of the commit
                         await maybe_deferred_to_future(result)
