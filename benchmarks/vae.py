@@ -20,7 +20,7 @@ small    The seed's regime: --small-count images of one class (Dress) saved as P
          test images (a validation-only export). Targets: default bits/dim <= 0.8x the seed
          recipe's; reconstruction gain >= 0.2.
 cakes    The demo budget: the demo's export (``make demo`` writes demo/datasets/demo) at the
-         demo's options (40 epochs, patience 20). Targets: reconstruction gain >= 0.25, PSNR >=
+         demo's options (100 epochs, patience 20). Targets: reconstruction gain >= 0.25, PSNR >=
          20 dB, samples' best SSIM >= 0.70 with diversity >= the old README grid's (0.223),
          memorization >= 0.9. Grids of every contender go to --figures.
 speed    Training images/s on a 100x100 export (Fashion-MNIST upscaled), every contender.
@@ -72,12 +72,12 @@ from model.grid import interleave_rows, save_grid  # noqa: E402
 from model.options import TrainOptions, apply_recipe  # noqa: E402
 from model.sample import load_run, reconstruct_images, sample_images  # noqa: E402
 from model.train import train  # noqa: E402
+from synthset.demo import FULL as DEMO  # noqa: E402
 
 CONTENDERS = ("default", "conv-vae", "seed", "keras-example")
 BASELINES = ("conv-vae", "seed", "keras-example")
 SMALL_CLASS = 3  # Dress
 OLD_GRID_DIVERSITY = 0.223  # the old README sample grid, scored by model.pictures
-DEMO_EPOCHS, DEMO_PATIENCE = 40, 20  # synthset.demo.FULL
 COLLAPSED_GAIN = 0.05  # a reconstruction gain below this: z carries (almost) nothing
 BIN = Path(sys.executable).parent
 
@@ -270,10 +270,10 @@ def cakes(args: argparse.Namespace, work: Path) -> None:
         print(f"\n[cakes] skipped: no export at {args.cakes}; run `make demo` first")
         return
     export = load_export(args.cakes)
-    base = TrainOptions(epochs=DEMO_EPOCHS, patience=DEMO_PATIENCE, seed=args.seed, overwrite=True)
+    base = TrainOptions(epochs=DEMO.epochs, patience=DEMO.patience, seed=args.seed, overwrite=True)
     print(
         f"\n[cakes] the demo budget: {args.cakes}: {len(export.train)} train, {len(export.val)} "
-        f"val, {DEMO_EPOCHS} epochs at most (patience {DEMO_PATIENCE})"
+        f"val, {DEMO.epochs} epochs at most (patience {DEMO.patience})"
     )
     scores = {}
     for name in args.contenders:

@@ -45,10 +45,10 @@ class DemoSize:
     samples: int
 
 
-# At most 40 epochs: up to 150 (validation still improving, so early stopping never came) made
-# the training alone take over 10 minutes of `make demo` on 2 cores (the autoregressive head
-# draws its 64 sample frames pixel by pixel every epoch, about 2 s at 100x100).
-FULL = DemoSize(images=400, epochs=40, patience=20, latent_dim=150, samples=64)
+# At most 100 epochs (the user's default is 200 with early stopping): about 3.5 minutes of
+# training on 2 cores. At 40 (the cap while training was 4x slower) the model was still far from
+# trained: samples blurred, reconstructions short of the picture targets (docs/model-pictures.md).
+FULL = DemoSize(images=400, epochs=100, patience=20, latent_dim=150, samples=64)
 QUICK = DemoSize(images=24, epochs=2, patience=2, latent_dim=16, samples=16)
 OPEN_LICENSES = "cc0,pdm,cc-by,cc-by-sa"  # licence families anyone may share and adapt, credited
 
