@@ -178,8 +178,11 @@ def main() -> None:
     """Run as the writer of :class:`CatalogWriterProcess`: ``DATA_DIR STORE_THREADS PARENT``."""
     data_dir, store_threads, parent = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     die_with_parent(parent)
-    with open_catalog(data_dir) as catalog:
-        serve(catalog, store_threads, sys.stdin.buffer, sys.stdout.buffer)
+    # the answers get the pipe to themselves: anything printed goes to stderr, not into a frame
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    with open_catalog(data_dir) as catalog, answers:
+        serve(catalog, store_threads, sys.stdin.buffer, answers)
 
 
 if __name__ == "__main__":
