@@ -42,7 +42,6 @@ from catalog.harvest import (
     FetchResult,
     record_discovered,
     record_fetches,
-    store_body,
 )
 from catalog.synsets import Synset, record_synsets
 from synthset.lifetime import die_with_parent
@@ -68,9 +67,11 @@ class Batch:
         return len(self.synsets) + len(self.discovered) + len(self.fetched)
 
 
-def write_batch(catalog: Catalog, batch: Batch, store_pool: ThreadPoolExecutor) -> Counter[str]:
-    """Write one batch: synsets, then discoveries, then the fetches' bodies (in parallel,
-    each write ending in an fsync) and, once all are in place, the fetches' rows."""
+def write_batch(catalog: Catalog, batch: Batch, store_pool: ThreadPoolExecutor | None,
+                store_threads: int = 1) -> Counter[str]:
+    """Write one batch: synsets, then discoveries, then the fetches' bodies (each synced and
+    renamed into place; ``store_threads`` shares of them in ``store_pool`` when there is
+    one) and, once all are in place, the fetches' rows."""
     counts: Counter[str] = Counter()
     if batch.synsets:
         record_synsets(catalog, batch.synsets)
@@ -78,10 +79,17 @@ def write_batch(catalog: Catalog, batch: Batch, store_pool: ThreadPoolExecutor) 
     if batch.discovered:
         counts["discovered"] += record_discovered(catalog, batch.discovered)
     if batch.fetched:
-        # Store files first, several at once (each write ends in an fsync); the rows then
-        # find the files in place, so a crash leaves no row without its file. Each body
-        # is hashed and written once, here; the rows reuse what put() found.
-        stored = list(store_pool.map(lambda r: store_body(catalog, r), batch.fetched))
+        # Store files first (each synced before put_many returns); the rows then find the
+        # files in place, so a crash leaves no row without its file. Each body is hashed
+        # and written once, here; the rows reuse what put_many found.
+        bodies = [r.body for r in batch.fetched if r.body is not None]
+        if store_pool is None or store_threads <= 1 or len(bodies) < 2:
+            places = iter(catalog.store.put_many(bodies))
+        else:
+            share = -(-len(bodies) // store_threads)  # bodies per thread, rounded up
+            parts = [bodies[i:i + share] for i in range(0, len(bodies), share)]
+            places = (s for part in store_pool.map(catalog.store.put_many, parts) for s in part)
+        stored = [next(places) if r.body is not None else None for r in batch.fetched]
         counts["new_images"] += record_fetches(catalog, batch.fetched, stored)
     counts["flushes"] += 1
     return counts
@@ -110,7 +118,7 @@ class CatalogWriterProcess:
     """A writer process for the catalog of ``data_dir``, storing bodies with ``store_threads``
     threads. Used by one thread at a time; :meth:`close` ends it."""
 
-    def __init__(self, data_dir: Path, store_threads: int = 4) -> None:
+    def __init__(self, data_dir: Path, store_threads: int = 1) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "crawler.catalogwriter", str(data_dir), str(store_threads),
              str(os.getpid())],
@@ -152,17 +160,21 @@ class CatalogWriterProcess:
 
 
 def serve(catalog: Catalog, store_threads: int, source: BinaryIO, answers: BinaryIO,
-          write: Callable[[Catalog, Batch, ThreadPoolExecutor], Counter[str]] = write_batch,
-          ) -> None:
+          write: Callable[..., Counter[str]] = write_batch) -> None:
     """Write each batch read from ``source`` into ``catalog``, answering each on ``answers``,
-    until ``source`` ends."""
-    with ThreadPoolExecutor(store_threads, thread_name_prefix="store") as pool:
+    until ``source`` ends. With one store thread (the default) no thread is started."""
+    pool = (ThreadPoolExecutor(store_threads, thread_name_prefix="store")
+            if store_threads > 1 else None)
+    try:
         while (batch := _receive(source)) is not None:
             try:
-                answer: tuple[str, Any] = ("ok", write(catalog, batch, pool))
+                answer: tuple[str, Any] = ("ok", write(catalog, batch, pool, store_threads))
             except Exception as error:  # noqa: BLE001 - handed to the crawl, which raises it
                 answer = ("error", _picklable(error))
             _send(answers, answer)
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
 
 def _picklable(error: Exception) -> Exception:

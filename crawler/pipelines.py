@@ -56,7 +56,7 @@ class CatalogPipeline:
         data_dir: Path,
         flush_items: int = 100,
         flush_seconds: float = 2.0,
-        store_threads: int = 4,
+        store_threads: int = 1,
     ) -> None:
         if flush_items < 1 or flush_seconds <= 0 or store_threads < 1:
             raise NotConfigured(
@@ -95,7 +95,7 @@ class CatalogPipeline:
             Path(settings["SYNTHSET_DATA"]),
             flush_items=settings.getint("CATALOG_FLUSH_ITEMS", 100),
             flush_seconds=settings.getfloat("CATALOG_FLUSH_SECONDS", 2.0),
-            store_threads=settings.getint("CATALOG_STORE_THREADS", 4),
+            store_threads=settings.getint("CATALOG_STORE_THREADS", 1),
         )
         pipeline.crawler = crawler
         crawler.signals.connect(pipeline.commit_now, signal=COMMIT_NOW)

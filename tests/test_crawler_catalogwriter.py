@@ -62,7 +62,7 @@ def test_a_batch_is_written_whole_and_counted(tmp_path: Path) -> None:
 
 
 def test_a_failed_batch_is_raised_in_the_crawl_and_the_writer_goes_on(tmp_path: Path) -> None:
-    def failing(catalog: object, batch: Batch, pool: object) -> object:
+    def failing(catalog: object, batch: Batch, pool: object, threads: int) -> object:
         raise OSError(28, "No space left on device")
 
     source, answers = io.BytesIO(), io.BytesIO()
