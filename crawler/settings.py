@@ -19,7 +19,7 @@ PROJECT_URL = "https://github.com/synthset/synthset"
 SYNTHSET_DATA = str(default_data_dir())  # data directory: catalog.db and images/
 CATALOG_FLUSH_ITEMS = 100  # items per catalog write batch
 CATALOG_FLUSH_SECONDS = 2.0  # seconds: a part-filled batch is written at least this often
-CATALOG_STORE_THREADS = 4  # threads writing image files (each write ends in an fsync)
+CATALOG_STORE_THREADS = 1  # threads of the catalog writer process storing bodies (each fsynced)
 
 # --- Processes and the frontier -------------------------------------------------------------
 # A crawl of a listing spider (imagenet_synset) runs as this many Scrapy processes sharing

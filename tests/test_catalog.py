@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from catalog.harvest import (
 )
 from catalog.reviews import current_decision, record_decision, record_decisions, undo_review
 from catalog.schema import MIGRATIONS, SCHEMA_VERSION, split_statements
-from catalog.store import ImageStore
+from catalog.store import ImageStore, StoredFile
 
 JPEG_START = b"\xff\xd8\xff\xe0" + b"x" * 60
 
@@ -102,6 +103,45 @@ def test_store_sweeps_stale_temporary_files_only(tmp_path):
     os.utime(stale, (0, 0))
     assert store.sweep_incoming() == 1
     assert not stale.exists() and fresh.exists()
+
+
+def test_store_put_many_is_put_for_each_body_synced_and_renamed(tmp_path, monkeypatch):
+    import os
+
+    store = ImageStore(tmp_path)
+    before = store.put(b"GIF89a old")
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    monkeypatch.setattr("catalog.store.PUT_MANY_OPEN_FILES", 2)  # several groups
+    bodies = [JPEG_START, b"GIF89a old", b"\x89PNG\r\n\x1a\nnew", JPEG_START, b"other"]
+    found = store.put_many(bodies)
+    digests = [hashlib.sha256(b).hexdigest() for b in bodies]
+    assert found == [StoredFile(d, store.relative_path(d, ext), len(b)) for d, b, ext in
+                     zip(digests, bodies, ["jpg", "gif", "png", "jpg", "bin"], strict=True)]
+    assert found[1] == before
+    assert len(synced) == 3  # the three new bodies, each once; the stored one not again
+    for stored, body in zip(found, bodies, strict=True):
+        assert (tmp_path / stored.path).read_bytes() == body
+    assert not any((store.root / ".incoming").iterdir())
+
+
+def test_store_put_many_leaves_no_temporary_file_when_a_write_fails(tmp_path, monkeypatch):
+    import os
+
+    store = ImageStore(tmp_path)
+    calls = []
+
+    def failing_fsync(fd):
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="Input/output"):
+        store.put_many([b"one", b"two", b"three"])
+    assert not any((store.root / ".incoming").iterdir())
+    assert not list((store.root).glob("??/??/*"))  # nothing renamed into place
 
 
 def test_latest_live_decision_wins_and_undo_withdraws(catalog):
