@@ -43,7 +43,11 @@ class SchemeGuardMiddleware:
 
     def process_request(self, request: Request) -> None:
         """Raise :class:`RefusedScheme` (an IgnoreRequest) for a URL that must not be fetched."""
-        token = refusal(request.url, self.max_url_length)
+        try:  # the split the downloader and robots.txt reuse for this request: done once
+            parts = urlparse_cached(request)
+        except ValueError:
+            parts = None  # refusal() splits it again and says "other"
+        token = refusal(request.url, self.max_url_length, parts)
         if token is not None:
             raise RefusedScheme(f"refusing {token} URL {request.url[:200]!r}", token=token)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import urlsplit
+from urllib.parse import ParseResult, SplitResult, urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 
@@ -13,17 +13,20 @@ MAX_RECORDED_LENGTH = 2083  # characters; a longer refused URL is recorded as it
 SHORTENED_PREFIX = 64  # characters of a long refused URL kept in its shortened form
 
 
-def refusal(url: str, max_length: int = MAX_URL_LENGTH) -> str | None:
+def refusal(url: str, max_length: int = MAX_URL_LENGTH,
+            parts: SplitResult | ParseResult | None = None) -> str | None:
     """Why ``url`` must not be requested, as a ``urls.error`` token; None when it may be.
 
     ``bad_scheme`` for anything but http(s) (file:, data:, ftp:, javascript:, ...),
     ``other`` for a URL that does not parse, names no host, or is longer than
     ``max_length`` characters (Scrapy would drop its request unrecorded; 0: no limit).
+    ``parts``: ``url`` already split (Scrapy's ``urlparse_cached`` of a request), so it is
+    not split again.
     """
     if max_length and len(url) > max_length:
         return "bad_scheme" if _scheme_refused(url) else "other"
     try:
-        parts = urlsplit(url.strip())
+        parts = parts or urlsplit(url.strip())
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:

@@ -22,7 +22,12 @@ from crawler.errors import DataDirUnusable, SpiderArgumentError
 from crawler.fetch import failure_token, fetched_from_response
 from crawler.items import DiscoveredBatch, FetchedImage
 from crawler.partition import Partition
-from crawler.urlsafety import MAX_URL_LENGTH, recorded_form, refusal
+from crawler.urlsafety import (
+    MAX_RECORDED_LENGTH,
+    MAX_URL_LENGTH,
+    recorded_form,
+    refusal,
+)
 from synthset.errors import SynthsetError
 
 logger = logging.getLogger(__name__)
@@ -145,10 +150,9 @@ class ImageSpider(scrapy.Spider):
         stats = self.crawler.stats
         for chunk in batched(found, SKIP_CHECK_BATCH):
             self.urls_listed += len(chunk)
-            judged = [self._judged(d) for d in chunk]
-            owned = [(d, token) for d, token in judged if self.partition.owns(d.url)]
-            if len(owned) < len(judged):
-                stats.inc_value(OTHER_PROCESS_STAT, len(judged) - len(owned))
+            owned = [judged for d in chunk if (judged := self._owned_judged(d))]
+            if len(owned) < len(chunk):
+                stats.inc_value(OTHER_PROCESS_STAT, len(chunk) - len(owned))
             fresh = [(d, token) for d, token in owned if d.url not in self._requested]
             self._requested.update(d.url for d, _ in fresh)
             done = set() if self.refetch else fetched_among(self.catalog,
@@ -177,6 +181,15 @@ class ImageSpider(scrapy.Spider):
                 logger.info("not fetching %(url)s: %(token)s", {"url": discovered.url[:200],
                                                                "token": token})
                 yield FetchedImage.failed(discovered, token)
+
+    def _owned_judged(self, found: DiscoveredUrl) -> tuple[DiscoveredUrl, str | None] | None:
+        """``found`` judged (see :meth:`_judged`) if this process owns the URL it is recorded
+        as, else None. A URL short enough is recorded as itself, so it is judged only when
+        owned: each process of a crawl reads the whole listing but judges its own share."""
+        if len(found.url) <= MAX_RECORDED_LENGTH:
+            return self._judged(found) if self.partition.owns(found.url) else None
+        judged = self._judged(found)
+        return judged if self.partition.owns(judged[0].url) else None
 
     def _judged(self, found: DiscoveredUrl) -> tuple[DiscoveredUrl, str | None]:
         """``found`` as the catalog records it, with its refusal token (None: fetch it).
