@@ -20,6 +20,13 @@ full crawl's CPU per URL that robots.txt and the catalog pipeline take (the diff
 between crawls), and the CPU per URL with the farm's included (what bounds images/s on a
 machine whose cores serve the farm too).
 
+The pipeline's share is then split by replaying its writer's work in this process, on the
+bodies and rows the crawl wrote, in the crawl's batches (``CATALOG_FLUSH_ITEMS``): the
+hand-over (each batch pickled and unpickled, as on the writer's pipe), the store
+(``ImageStore.put_many``: sha256, each file written, fsynced and renamed) and the catalog
+(``record_fetches``: one SQLite transaction per batch). What the pipeline costs beyond the
+three is its part in the crawling process (items queued, batches sent).
+
     python benchmarks/crawl_cpu.py               # 4,000 URLs x 3: about 3 minutes on 2 cores
 """
 
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import resource
 import subprocess
 import sys
@@ -38,7 +46,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO))  # run as a script from anywhere: the repo's packages first
 
-from crawl import AGGRESSIVE, WNID, Farm, start_farm  # noqa: E402
+from crawl import AGGRESSIVE, DEAD_FRACTION, WNID, Farm, start_farm  # noqa: E402
+from imagefarm import draw_jpegs, is_dead  # noqa: E402
+
+from catalog import open_catalog  # noqa: E402
+from catalog.harvest import FetchResult, record_fetches  # noqa: E402
+from crawler import settings as defaults  # noqa: E402
+from crawler.catalogwriter import Batch  # noqa: E402
 
 HOSTS = 32
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -136,6 +150,49 @@ def report(found: list[Run], count: int) -> None:
           f"{(bare - baseline) / full:.0%}, Scrapy itself {baseline / full:.0%}", flush=True)
 
 
+def farm_fetches(urls: list[str], dead_fraction: float) -> list[FetchResult]:
+    """What the crawl's pipeline gets for ``urls`` from the farm: the same statuses, content
+    types and bodies (benchmarks/imagefarm.py's)."""
+    jpegs, found = draw_jpegs(), []
+    for n, url in enumerate(urls):
+        number = int(url.rsplit("/", 1)[1].removesuffix(".jpg"))
+        dead = is_dead(number, dead_fraction)
+        found.append(FetchResult(
+            url=url, source="imagenet", wnid=WNID, image_id=f"{WNID}_{n}", final_url=url,
+            http_status=404 if dead else 200,
+            content_type="text/plain" if dead else "image/jpeg",
+            body=None if dead else jpegs[number % len(jpegs)] + b"synthset-farm-%d" % number))
+    return found
+
+
+def writer_stages(urls: list[str], dead_fraction: float, work: Path) -> dict[str, float]:
+    """CPU milliseconds per URL of the writer's stages, replayed here on the farm's answers
+    for ``urls`` in the crawl's batches: hand-over, store, catalog."""
+    fetches = farm_fetches(urls, dead_fraction)
+    size = defaults.CATALOG_FLUSH_ITEMS
+    batches = [fetches[i:i + size] for i in range(0, len(fetches), size)]
+    spent = dict.fromkeys(("hand-over", "store", "catalog"), 0.0)
+    with open_catalog(work / "replay", create=True) as catalog:
+        for batch in batches:
+            started = own_cpu()
+            pickle.loads(pickle.dumps(Batch(fetched=batch), protocol=pickle.HIGHEST_PROTOCOL))
+            stored_at = own_cpu()
+            places = iter(catalog.store.put_many([r.body for r in batch if r.body is not None]))
+            stored = [next(places) if r.body is not None else None for r in batch]
+            recorded_at = own_cpu()
+            record_fetches(catalog, batch, stored)
+            spent["hand-over"] += stored_at - started
+            spent["store"] += recorded_at - stored_at
+            spent["catalog"] += own_cpu() - recorded_at
+    return {stage: seconds * 1000 / len(urls) for stage, seconds in spent.items()}
+
+
+def own_cpu() -> float:
+    """CPU seconds (user + system) this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     """Parse the options, run the four crawls on one farm, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -147,10 +204,19 @@ def main() -> None:
     farm = start_farm(HOSTS)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            found = runs(farm.urls(options.urls), farm, Path(tmp), options.repeat)
+            urls = farm.urls(options.urls)
+            found = runs(urls, farm, Path(tmp), options.repeat)
+            stages = [writer_stages(urls, DEAD_FRACTION, Path(tmp) / f"replay-{n}")
+                      for n in range(options.repeat)]
     finally:
         farm.stop()
     report(found, options.urls)
+    least = {stage: min(run[stage] for run in stages) for stage in stages[0]}
+    pipeline = found[2].per_url_ms(options.urls) - found[1].per_url_ms(options.urls)
+    print("  the catalog pipeline's writer, replayed here (ms CPU per URL, least of "
+          f"{options.repeat}): " + ", ".join(f"{k} {v:.3f}" for k, v in least.items())
+          + f"; the pipeline's part in the crawling process: "
+          f"{pipeline - sum(least.values()):.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,125 @@
+"""Scrapy's download handlers compared: CPU per URL, for Scrapy alone and for synthset.
+
+Scrapy 2.19 fetches http(s) with its Twisted HTTP/1.1 handler by default (synthset's default
+too) and ships two newer ones, both marked experimental (each logs a warning at start-up):
+``AiohttpDownloadHandler`` and ``HttpxDownloadHandler``. This runs, on one loopback farm of 32
+hosts (benchmarks/imagefarm.py: 100 ms per image, 30% dead) at img2dataset's aggressiveness
+(benchmarks/crawl.py's AGGRESSIVE settings) in one process, each handler under Scrapy alone
+(benchmarks/scrapy_floor.py) and under ``scrapy crawl imagenet_synset``, and prints:
+
+- CPU milliseconds per URL (start-up and shut-down taken out, as benchmarks/crawl_cpu.py
+  does), the least of ``--repeat`` runs, and its ratio to the Twisted handler's;
+- whether synthset recorded the same outcomes (statuses, errors, images stored) with it.
+
+Scrapy's mode without a Twisted reactor (``TWISTED_REACTOR_ENABLED=False``, always aiohttp)
+is not among them: synthset's pipeline and middlewares run on the reactor.
+
+    python benchmarks/download_handlers.py            # 4,000 URLs x 2: about 3 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO))  # run as a script from anywhere: the repo's packages first
+
+from crawl import AGGRESSIVE, WNID, start_farm  # noqa: E402
+from crawl_cpu import HOSTS, measured, settings_args  # noqa: E402
+
+from crawler import settings as defaults  # noqa: E402
+
+HANDLERS = {  # name -> the http(s) handler's class path (None: Scrapy's default, Twisted)
+    "twisted (default)": None,
+    "aiohttp": "scrapy.core.downloader.handlers._aiohttp.AiohttpDownloadHandler",
+    "httpx": "scrapy.core.downloader.handlers._httpx.HttpxDownloadHandler",
+}
+
+
+def handler_settings(handler: str | None) -> dict[str, object]:
+    """The settings that make ``handler`` fetch http(s), keeping synthset's other handlers."""
+    if handler is None:
+        return {}
+    return {"DOWNLOAD_HANDLERS": json.dumps({**defaults.DOWNLOAD_HANDLERS,
+                                             "http": handler, "https": handler})}
+
+
+def outcomes(data_dir: Path) -> dict[str, int]:
+    """What a synthset crawl recorded: URLs per status or error token, and images stored."""
+    with sqlite3.connect(data_dir / "catalog.db") as conn:
+        rows = conn.execute("SELECT coalesce(error, http_status), count(*), count(sha256) "
+                            "FROM urls GROUP BY 1").fetchall()
+    found = {str(outcome): count for outcome, count, _ in rows}
+    found["stored"] = sum(stored for _, _, stored in rows)
+    return found
+
+
+def main() -> None:
+    """Run every handler under both crawlers, in turn; print CPU per URL and outcomes."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--urls", type=int, default=4_000, help="image URLs crawled per run")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each (least CPU kept)")
+    options = parser.parse_args()
+    print(f"{os.cpu_count()} cores, {os.getloadavg()[0]:.1f} load; {options.urls} URLs on "
+          f"{HOSTS} hosts, one crawl process", flush=True)
+    farm = start_farm(HOSTS)
+    cpu: dict[tuple[str, str, int], float] = {}
+    seen: dict[str, dict[str, int]] = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            urls = farm.urls(options.urls)
+            runs = 0
+            for _ in range(options.repeat):
+                for size in (len(urls), 1):
+                    listing, floor_list = work / f"list-{size}.txt", work / f"floor-{size}.txt"
+                    listing.write_text("".join(f"{WNID}_{n}\t{url}\n"
+                                               for n, url in enumerate(urls[:size])))
+                    floor_list.write_text("".join(f"{url}\n" for url in urls[:size]))
+                    for name, handler in HANDLERS.items():
+                        engine = settings_args({**AGGRESSIVE, "CRAWL_PROCESSES": 1,
+                                                **handler_settings(handler)})
+                        runs += 1
+                        data_dir = work / f"data-{runs}"
+                        crawls = {
+                            "Scrapy alone": [
+                                sys.executable, "-m", "scrapy", "runspider",
+                                str(REPO / "benchmarks" / "scrapy_floor.py"),
+                                "-a", f"urls_file={floor_list}", *engine],
+                            "synthset": [
+                                sys.executable, "-m", "scrapy", "crawl", "imagenet_synset",
+                                "-a", f"wnid={WNID}", "-a", f"urls_file={listing}",
+                                "-s", f"SYNTHSET_DATA={data_dir}", *engine],
+                        }
+                        for crawler, command in crawls.items():
+                            used, _ = measured(command, farm, work / "crawls.log")
+                            key = (name, crawler, size)
+                            cpu[key] = min(cpu.get(key, used), used)
+                        if size > 1:
+                            seen[name] = outcomes(data_dir)
+    finally:
+        farm.stop()
+    count = options.urls
+    for crawler in ("Scrapy alone", "synthset"):
+        base = (cpu["twisted (default)", crawler, count]
+                - cpu["twisted (default)", crawler, 1]) * 1000 / (count - 1)
+        for name in HANDLERS:
+            per_url = (cpu[name, crawler, count] - cpu[name, crawler, 1]) * 1000 / (count - 1)
+            line = (f"  {crawler:12s} {name:18s} {per_url:5.2f} ms CPU per URL "
+                    f"({per_url / base:4.2f}x Twisted's)")
+            if crawler == "synthset":
+                same = seen[name] == seen["twisted (default)"]
+                line += ("; same outcomes" if same else
+                         f"; outcomes DIFFER: {seen[name]} vs {seen['twisted (default)']}")
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
