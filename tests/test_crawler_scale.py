@@ -17,7 +17,7 @@ from test_crawler_harvest import crawl, url_rows
 
 from catalog import open_catalog
 from crawler.partition import Partition, host_partition
-from crawler.urlsafety import host_of
+from crawler.urlsafety import host_of, recorded_form
 
 HOSTS = 8
 IMAGES = 240
@@ -80,6 +80,32 @@ def test_a_crawl_runs_as_processes_that_split_the_hosts(farm: Farm, tmp_path: Pa
     assert {run["process"]: run["fetched"] for run in runs} == {
         f"{i}/3": owned[i] for i in range(3)
     }
+
+
+def test_refused_urls_are_recorded_once_by_the_process_owning_them(farm: Farm,
+                                                                  tmp_path: Path) -> None:
+    """Every process reads the whole listing but judges only its own share: a refused URL
+    (any scheme but http(s), no host, too long) is recorded once, by one process."""
+    data_dir, listing = tmp_path / "data", tmp_path / "urls.txt"
+    images = farm.write_list(listing, 12)
+    too_long = f"http://127.0.0.{HOSTS}/" + "a" * 3000 + ".jpg"
+    refused = {
+        f"ftp://127.0.0.{n}/cake-{n}.jpg": "bad_scheme" for n in range(1, HOSTS + 1)
+    } | {"javascript:alert(1)": "bad_scheme", "http:///no-host.jpg": "other", too_long: "other"}
+    with listing.open("a") as out:
+        out.writelines(f"{WNID}_{100 + n}\t{url}\n" for n, url in enumerate(refused))
+    crawl("imagenet_synset", data_dir, f"wnid={WNID}", f"urls_file={listing}",
+          CRAWL_PROCESSES="3")
+
+    rows = url_rows(data_dir)
+    recorded = {url if len(url) <= 2083 else recorded_form(url): token
+                for url, token in refused.items()}
+    assert sorted(rows) == sorted([*images, *recorded])  # each once, none lost or doubled
+    assert {url: rows[url]["error"] for url in recorded} == recorded
+    with open_catalog(data_dir, create=False) as catalog:
+        fetched = [json.loads(r["stats"])["fetched"]
+                   for r in table(catalog, "runs").rows_where("command = 'crawl imagenet_synset'")]
+    assert len(fetched) == 3 and sum(fetched) == len(rows)  # each recorded by one process
 
 
 def child_pids(pid: int) -> list[int]:
