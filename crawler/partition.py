@@ -43,7 +43,7 @@ class Partition:
         return self.count == 1 or host_partition(host_of(url), self.count) == self.index
 
 
-@lru_cache(maxsize=65536)  # hosts repeat: each listed URL of a crawl asks for its host's
+@lru_cache(maxsize=65536)  # asked once per listed URL, of far fewer hosts: each hashed once
 def host_partition(host: str, count: int) -> int:
     """The process (0..count-1) that owns ``host``: stable across runs, machines and Pythons."""
     if count <= 1 or not host:
