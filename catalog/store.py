@@ -83,7 +83,7 @@ class ImageStore:
         """Store ``data`` (once) and say where; the file appears whole or not at all."""
         stored, target = self._locate(data, ext)
         if not os.path.exists(target):
-            self._write_new([(target, data)])
+            _write_synced([(target, data)], self.root / INCOMING_DIR)
         return stored
 
     def _locate(self, data: bytes, ext: str | None = None) -> tuple[StoredFile, str]:
@@ -115,44 +115,8 @@ class ImageStore:
                 new[target] = data
         pending = list(new.items())
         for start in range(0, len(pending), PUT_MANY_OPEN_FILES):
-            self._write_new(pending[start:start + PUT_MANY_OPEN_FILES])
+            _write_synced(pending[start:start + PUT_MANY_OPEN_FILES], self.root / INCOMING_DIR)
         return found
-
-    def _write_new(self, pending: list[tuple[str, bytes]]) -> None:
-        """Write each (target, body) of ``pending`` to a temporary file in ``.incoming``,
-        start its writeback, then fsync each, then rename each into place."""
-        incoming = self.root / INCOMING_DIR
-        written: list[tuple[str, str]] = []  # (temporary path, target)
-        try:
-            fds: list[int] = []
-            try:
-                for target, data in pending:
-                    try:
-                        fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=incoming)
-                    except FileNotFoundError:
-                        incoming.mkdir(parents=True, exist_ok=True)
-                        fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=incoming)
-                    fds.append(fd)
-                    written.append((tmp, target))
-                    _write_all(fd, data)
-                    _start_writeback(fd)
-                for fd in fds:
-                    os.fsync(fd)
-            finally:
-                for fd in fds:
-                    os.close(fd)
-            while written:
-                tmp, target = written[0]
-                try:
-                    os.replace(tmp, target)
-                except FileNotFoundError:
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    os.replace(tmp, target)
-                written.pop(0)
-        except BaseException:
-            for tmp, _ in written:
-                Path(tmp).unlink(missing_ok=True)
-            raise
 
     def sweep_incoming(self, older_than: float = STALE_TEMP_SECONDS) -> int:
         """Delete temporary files left by writers that were killed; return how many."""
@@ -169,40 +133,56 @@ class ImageStore:
 
 
 def write_atomically(target: Path, data: bytes, temp_dir: Path | None = None) -> None:
-    """Write ``data`` to ``target`` through a temporary file and a rename.
+    """Write ``data`` to ``target`` through a synced temporary file and a rename.
 
     ``temp_dir`` must be on the same filesystem as ``target`` (default: its folder).
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp_dir = temp_dir or target.parent
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    tmp = _synced_temp_file(temp_dir, data)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _write_synced([(str(target), data)], temp_dir or target.parent)
 
 
-def _synced_temp_file(temp_dir: Path, data: bytes) -> str:
-    """A new temporary file in ``temp_dir`` holding ``data``, synced to disk; its path."""
-    fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=temp_dir)
+def _write_synced(pending: list[tuple[str, bytes]], temp_dir: Path) -> None:
+    """Write each (target, body) of ``pending`` to a temporary file in ``temp_dir``, start its
+    writeback, then fsync each, then rename each into place: each target appears whole or not
+    at all. Folders are made only when missing (a failed call), not checked every time."""
+    written: list[tuple[str, str]] = []  # (temporary path, target)
     try:
-        # os.write on the bare descriptor: a file object would add an fstat, an isatty ioctl
-        # and an lseek per image, and copy the body through its buffer.
+        fds: list[int] = []
         try:
-            _write_all(fd, data)
-            os.fsync(fd)
+            for target, data in pending:
+                try:
+                    fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=temp_dir)
+                except FileNotFoundError:
+                    temp_dir.mkdir(parents=True, exist_ok=True)
+                    fd, tmp = tempfile.mkstemp(prefix="tmp-", dir=temp_dir)
+                fds.append(fd)
+                written.append((tmp, target))
+                _write_all(fd, data)
+                _start_writeback(fd)
+            for fd in fds:
+                os.fsync(fd)
         finally:
-            os.close(fd)
+            for fd in fds:
+                os.close(fd)
+        while written:
+            tmp, target = written[0]
+            try:
+                os.replace(tmp, target)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(tmp, target)
+            written.pop(0)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp, _ in written:
+            Path(tmp).unlink(missing_ok=True)
         raise
-    return tmp
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    """Write all of ``data`` to the descriptor ``fd``."""
+    """Write all of ``data`` to the descriptor ``fd``.
+
+    os.write on the bare descriptor: a file object would add an fstat, an isatty ioctl and an
+    lseek per image, and copy the body through its buffer.
+    """
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
