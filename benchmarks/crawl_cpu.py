@@ -23,7 +23,7 @@ machine whose cores serve the farm too).
 The pipeline's share is then split by replaying its writer's work in this process, on the
 bodies and rows the crawl wrote, in the crawl's batches (``CATALOG_FLUSH_ITEMS``): the
 hand-over (each batch pickled and unpickled, as on the writer's pipe), the store
-(``ImageStore.put_many``: sha256, each file written, fsynced and renamed) and the catalog
+(``store_bodies``: sha256, each file written, fsynced and renamed) and the catalog
 (``record_fetches``: one SQLite transaction per batch). What the pipeline costs beyond the
 three is its part in the crawling process (items queued, batches sent).
 
@@ -52,7 +52,7 @@ from imagefarm import draw_jpegs, is_dead  # noqa: E402
 from catalog import open_catalog  # noqa: E402
 from catalog.harvest import FetchResult, record_fetches  # noqa: E402
 from crawler import settings as defaults  # noqa: E402
-from crawler.catalogwriter import Batch  # noqa: E402
+from crawler.catalogwriter import Batch, store_bodies  # noqa: E402
 
 HOSTS = 32
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -177,8 +177,7 @@ def writer_stages(urls: list[str], dead_fraction: float, work: Path) -> dict[str
             started = own_cpu()
             pickle.loads(pickle.dumps(Batch(fetched=batch), protocol=pickle.HIGHEST_PROTOCOL))
             stored_at = own_cpu()
-            places = iter(catalog.store.put_many([r.body for r in batch if r.body is not None]))
-            stored = [next(places) if r.body is not None else None for r in batch]
+            stored = store_bodies(catalog, batch)
             recorded_at = own_cpu()
             record_fetches(catalog, batch, stored)
             spent["hand-over"] += stored_at - started

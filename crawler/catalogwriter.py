@@ -43,6 +43,7 @@ from catalog.harvest import (
     record_discovered,
     record_fetches,
 )
+from catalog.store import StoredFile
 from catalog.synsets import Synset, record_synsets
 from synthset.lifetime import die_with_parent
 
@@ -69,9 +70,8 @@ class Batch:
 
 def write_batch(catalog: Catalog, batch: Batch, store_pool: ThreadPoolExecutor | None,
                 store_threads: int = 1) -> Counter[str]:
-    """Write one batch: synsets, then discoveries, then the fetches' bodies (each synced and
-    renamed into place; ``store_threads`` shares of them in ``store_pool`` when there is
-    one) and, once all are in place, the fetches' rows."""
+    """Write one batch: synsets, then discoveries, then the fetches' bodies (see
+    :func:`store_bodies`) and, once all are in place, the fetches' rows."""
     counts: Counter[str] = Counter()
     if batch.synsets:
         record_synsets(catalog, batch.synsets)
@@ -82,17 +82,26 @@ def write_batch(catalog: Catalog, batch: Batch, store_pool: ThreadPoolExecutor |
         # Store files first (each synced before put_many returns); the rows then find the
         # files in place, so a crash leaves no row without its file. Each body is hashed
         # and written once, here; the rows reuse what put_many found.
-        bodies = [r.body for r in batch.fetched if r.body is not None]
-        if store_pool is None or store_threads <= 1 or len(bodies) < 2:
-            places = iter(catalog.store.put_many(bodies))
-        else:
-            share = -(-len(bodies) // store_threads)  # bodies per thread, rounded up
-            parts = [bodies[i:i + share] for i in range(0, len(bodies), share)]
-            places = (s for part in store_pool.map(catalog.store.put_many, parts) for s in part)
-        stored = [next(places) if r.body is not None else None for r in batch.fetched]
+        stored = store_bodies(catalog, batch.fetched, store_pool, store_threads)
         counts["new_images"] += record_fetches(catalog, batch.fetched, stored)
     counts["flushes"] += 1
     return counts
+
+
+def store_bodies(catalog: Catalog, fetched: list[FetchResult],
+                 store_pool: ThreadPoolExecutor | None = None,
+                 store_threads: int = 1) -> list[StoredFile | None]:
+    """Put each fetch's body in the store, synced and renamed into place (``store_threads``
+    shares of them in ``store_pool`` when there is one); where each landed, None for a fetch
+    without a body."""
+    bodies = [r.body for r in fetched if r.body is not None]
+    if store_pool is None or store_threads <= 1 or len(bodies) < 2:
+        places = iter(catalog.store.put_many(bodies))
+    else:
+        share = -(-len(bodies) // store_threads)  # bodies per thread, rounded up
+        parts = [bodies[i:i + share] for i in range(0, len(bodies), share)]
+        places = (s for part in store_pool.map(catalog.store.put_many, parts) for s in part)
+    return [next(places) if r.body is not None else None for r in fetched]
 
 
 def _send(stream: BinaryIO, payload: Any) -> None:
