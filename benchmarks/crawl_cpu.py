@@ -39,6 +39,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,40 +99,59 @@ def settings_args(settings: dict[str, object]) -> list[str]:
     return [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]
 
 
+def floor_command(floor_list: Path, settings: dict[str, object]) -> list[str]:
+    """Scrapy alone (benchmarks/scrapy_floor.py) over ``floor_list`` at ``settings``."""
+    return [sys.executable, "-m", "scrapy", "runspider", str(REPO / "benchmarks/scrapy_floor.py"),
+            "-a", f"urls_file={floor_list}", *settings_args(settings)]
+
+
+def synthset_command(listing: Path, data_dir: Path, settings: dict[str, object]) -> list[str]:
+    """``scrapy crawl imagenet_synset`` over ``listing`` into ``data_dir`` at ``settings``."""
+    return [sys.executable, "-m", "scrapy", "crawl", "imagenet_synset", "-a", f"wnid={WNID}",
+            "-a", f"urls_file={listing}", "-s", f"SYNTHSET_DATA={data_dir}",
+            *settings_args(settings)]
+
+
 def commands(listing: Path, floor_list: Path, data_dir: Path) -> dict[str, list[str]]:
     """The four crawls of one list, baseline first."""
     engine = {**AGGRESSIVE, "CRAWL_PROCESSES": 1}
-    found = {"Scrapy alone": [
-        sys.executable, "-m", "scrapy", "runspider", str(REPO / "benchmarks/scrapy_floor.py"),
-        "-a", f"urls_file={floor_list}", *settings_args(engine)]}
+    found = {"Scrapy alone": floor_command(floor_list, engine)}
     variants = (("synthset, no robots.txt, no pipeline",
                  {"ROBOTSTXT_OBEY": False, "ITEM_PIPELINES": "{}"}),
                 ("synthset, no robots.txt", {"ROBOTSTXT_OBEY": False}),
                 ("synthset", {}))
     for number, (name, changes) in enumerate(variants):
-        found[name] = [sys.executable, "-m", "scrapy", "crawl", "imagenet_synset",
-                       "-a", f"wnid={WNID}", "-a", f"urls_file={listing}",
-                       "-s", f"SYNTHSET_DATA={data_dir}-{number}",
-                       *settings_args({**engine, **changes})]
+        found[name] = synthset_command(listing, Path(f"{data_dir}-{number}"),
+                                       {**engine, **changes})
     return found
 
 
-def runs(urls: list[str], farm: Farm, work: Path, repeat: int) -> list[Run]:
-    """Each crawl over ``urls`` and over its first URL, ``repeat`` times in turn (each in a
-    fresh data directory); the least CPU of each kept."""
+Crawls = Callable[[Path, Path, Path], dict[str, list[str]]]
+
+
+def run_folder(work: Path, attempt: int, size: int) -> Path:
+    """Where :func:`runs` keeps the lists and data directories of one attempt at one size."""
+    return work / f"{attempt}-{size}"
+
+
+def runs(urls: list[str], farm: Farm, work: Path, repeat: int,
+         crawls: Crawls = commands) -> list[Run]:
+    """Each of ``crawls`` (name -> command for a listing, a floor list and a data directory
+    prefix) over ``urls`` and over its first URL, ``repeat`` times in turn (each in a fresh
+    :func:`run_folder`); the least CPU of each kept."""
     best: dict[tuple[str, int], tuple[float, float]] = {}
     for attempt in range(repeat):
         for size in (len(urls), 1):
-            folder = work / f"{attempt}-{size}"
+            folder = run_folder(work, attempt, size)
             folder.mkdir()
             listing, floor_list = folder / "fall11_urls.txt", folder / "floor-urls.txt"
             listing.write_text("".join(f"{WNID}_{n}\t{url}\n" for n, url in
                                        enumerate(urls[:size])))
             floor_list.write_text("".join(f"{url}\n" for url in urls[:size]))
-            for name, command in commands(listing, floor_list, folder / "data").items():
+            for name, command in crawls(listing, floor_list, folder / "data").items():
                 cpu = measured(command, farm, work / "crawls.log")
                 best[name, size] = min(best.get((name, size), cpu), cpu)
-    names = list(commands(work, work, work))
+    names = list(crawls(work, work, work))
     return [Run(name, best[name, len(urls)][0], best[name, 1][0], best[name, len(urls)][1])
             for name in names]
 

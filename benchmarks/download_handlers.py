@@ -31,13 +31,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO))  # run as a script from anywhere: the repo's packages first
 
-from crawl import AGGRESSIVE, WNID, start_farm  # noqa: E402
-from crawl_cpu import HOSTS, measured, settings_args  # noqa: E402
+from crawl import AGGRESSIVE, start_farm  # noqa: E402
+from crawl_cpu import HOSTS, floor_command, run_folder, runs, synthset_command  # noqa: E402
 
 from crawler import settings as defaults  # noqa: E402
 
 HANDLERS = {  # name -> the http(s) handler's class path (None: Scrapy's default, Twisted)
-    "twisted (default)": None,
+    "twisted": None,
     "aiohttp": "scrapy.core.downloader.handlers._aiohttp.AiohttpDownloadHandler",
     "httpx": "scrapy.core.downloader.handlers._httpx.HttpxDownloadHandler",
 }
@@ -61,6 +61,16 @@ def outcomes(data_dir: Path) -> dict[str, int]:
     return found
 
 
+def crawls(listing: Path, floor_list: Path, data_dir: Path) -> dict[str, list[str]]:
+    """Scrapy alone and synthset under each handler, one process, scenario 1's settings."""
+    found = {}
+    for name, handler in HANDLERS.items():
+        engine = {**AGGRESSIVE, "CRAWL_PROCESSES": 1, **handler_settings(handler)}
+        found[f"Scrapy alone/{name}"] = floor_command(floor_list, engine)
+        found[f"synthset/{name}"] = synthset_command(listing, Path(f"{data_dir}-{name}"), engine)
+    return found
+
+
 def main() -> None:
     """Run every handler under both crawlers, in turn; print CPU per URL and outcomes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -69,55 +79,26 @@ def main() -> None:
     options = parser.parse_args()
     print(f"{os.cpu_count()} cores, {os.getloadavg()[0]:.1f} load; {options.urls} URLs on "
           f"{HOSTS} hosts, one crawl process", flush=True)
+    count = options.urls
     farm = start_farm(HOSTS)
-    cpu: dict[tuple[str, str, int], float] = {}
-    seen: dict[str, dict[str, int]] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            urls = farm.urls(options.urls)
-            runs = 0
-            for _ in range(options.repeat):
-                for size in (len(urls), 1):
-                    listing, floor_list = work / f"list-{size}.txt", work / f"floor-{size}.txt"
-                    listing.write_text("".join(f"{WNID}_{n}\t{url}\n"
-                                               for n, url in enumerate(urls[:size])))
-                    floor_list.write_text("".join(f"{url}\n" for url in urls[:size]))
-                    for name, handler in HANDLERS.items():
-                        engine = settings_args({**AGGRESSIVE, "CRAWL_PROCESSES": 1,
-                                                **handler_settings(handler)})
-                        runs += 1
-                        data_dir = work / f"data-{runs}"
-                        crawls = {
-                            "Scrapy alone": [
-                                sys.executable, "-m", "scrapy", "runspider",
-                                str(REPO / "benchmarks" / "scrapy_floor.py"),
-                                "-a", f"urls_file={floor_list}", *engine],
-                            "synthset": [
-                                sys.executable, "-m", "scrapy", "crawl", "imagenet_synset",
-                                "-a", f"wnid={WNID}", "-a", f"urls_file={listing}",
-                                "-s", f"SYNTHSET_DATA={data_dir}", *engine],
-                        }
-                        for crawler, command in crawls.items():
-                            used, _ = measured(command, farm, work / "crawls.log")
-                            key = (name, crawler, size)
-                            cpu[key] = min(cpu.get(key, used), used)
-                        if size > 1:
-                            seen[name] = outcomes(data_dir)
+            found = {run.name: run.per_url_ms(count)
+                     for run in runs(farm.urls(count), farm, Path(tmp), options.repeat, crawls)}
+            last = run_folder(Path(tmp), options.repeat - 1, count)
+            seen = {name: outcomes(Path(f"{last / 'data'}-{name}")) for name in HANDLERS}
     finally:
         farm.stop()
-    count = options.urls
     for crawler in ("Scrapy alone", "synthset"):
-        base = (cpu["twisted (default)", crawler, count]
-                - cpu["twisted (default)", crawler, 1]) * 1000 / (count - 1)
+        base = found[f"{crawler}/twisted"]
         for name in HANDLERS:
-            per_url = (cpu[name, crawler, count] - cpu[name, crawler, 1]) * 1000 / (count - 1)
-            line = (f"  {crawler:12s} {name:18s} {per_url:5.2f} ms CPU per URL "
-                    f"({per_url / base:4.2f}x Twisted's)")
+            per_url = found[f"{crawler}/{name}"]
+            line = (f"  {crawler:12s} {name:8s} {per_url:5.2f} ms CPU per URL "
+                    f"({per_url / base:4.2f}x Twisted's, Scrapy's default)")
             if crawler == "synthset":
-                same = seen[name] == seen["twisted (default)"]
+                same = seen[name] == seen["twisted"]
                 line += ("; same outcomes" if same else
-                         f"; outcomes DIFFER: {seen[name]} vs {seen['twisted (default)']}")
+                         f"; outcomes DIFFER: {seen[name]} vs {seen['twisted']}")
             print(line, flush=True)
 
 
