@@ -158,8 +158,8 @@ class CatalogPipeline:
         return self._writing
 
     def _write(self, batch: Batch) -> Counter[str]:
-        """Write one batch (in the writer thread, through the writer process): bodies in
-        parallel, each synced, then rows (see :func:`crawler.catalogwriter.write_batch`)."""
+        """Write one batch (in the writer thread, through the writer process): bodies, each
+        synced, then rows (see :func:`crawler.catalogwriter.write_batch`)."""
         assert self._process is not None
         started = time.monotonic()
         counts = self._process.write(batch)
