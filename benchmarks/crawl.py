@@ -243,8 +243,9 @@ def versus_peer(name: str, hosts: int, count: int, settings: dict[str, object],
         print(f"  ratio: {ratio:.2f}x (target >= {target}x): "
               f"{'met' if ratio >= target else 'MISSED'}", flush=True)
     if polite:
-        bound = hosts * alive_share(urls) / defaults.DOWNLOAD_DELAY
-        print(f"  politeness bound: {hosts} hosts x {alive_share(urls):.3f} alive / "
+        alive = alive_share(urls)
+        bound = hosts * alive / defaults.DOWNLOAD_DELAY
+        print(f"  politeness bound: {hosts} hosts x {alive:.3f} alive / "
               f"{defaults.DOWNLOAD_DELAY} s = {bound:.1f} images/s; synthset at "
               f"{ours.rate / bound:.0%} of it")
         if theirs is not None:
@@ -272,12 +273,13 @@ def versus_bound(hosts: int, count: int) -> None:
     finally:
         farm.stop()
     bound = hosts * 0.7 / defaults.DOWNLOAD_DELAY
-    measured_bound = hosts * alive_share(urls) / defaults.DOWNLOAD_DELAY
+    alive = alive_share(urls)
+    measured_bound = hosts * alive / defaults.DOWNLOAD_DELAY
     share = ours.rate / bound
     print(f"[polite defaults, politeness-bound] {hosts} hosts, {count} URLs")
     print(f"  synthset     {ours}")
     print(f"  bound: {hosts} hosts x 0.7 / {defaults.DOWNLOAD_DELAY} s = {bound:.1f} images/s "
-          f"(with this list's {alive_share(urls):.3f} alive: {measured_bound:.1f})")
+          f"(with this list's {alive:.3f} alive: {measured_bound:.1f})")
     print(f"  share of the bound: {share:.0%} (target >= {BOUND_TARGET:.0%}): "
           f"{'met' if share >= BOUND_TARGET else 'MISSED'}", flush=True)
 
