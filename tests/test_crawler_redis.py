@@ -82,6 +82,9 @@ def start_worker(
     """One crawl worker: its own data directory, the shared frontier."""
     settings = {**TEST_SETTINGS, "SYNTHSET_DATA": str(data_dir), "REDIS_URL": redis_url,
                 "CRAWL_PROCESSES": "1", "CONCURRENT_REQUESTS_PER_DOMAIN": "1",
+                # A worker leases every request it queues for download. At the default cap
+                # (128) the first worker held 229 of the 300 URLs; a later one found none.
+                "CONCURRENT_REQUESTS": "12",
                 "DOWNLOAD_TIMEOUT": "20", "RETRY_TIMES": "0",  # each fetch asked for once
                 "CATALOG_FLUSH_ITEMS": "4", "CATALOG_FLUSH_SECONDS": "0.2",
                 "REDIS_LEASE_SECONDS": str(lease_seconds)}
