@@ -157,7 +157,7 @@ def test_second_crawl_refused_while_first_runs_allowed_after_kill(
 
         os.kill(first.process.pid, signal.SIGKILL)  # the launcher, killed outright
         first.process.wait(timeout=30)
-        wait_until(lambda: not any(alive(pid) for pid in children), 5.0,
+        wait_until(lambda: not any(alive(pid) for pid in children), STOP_TIMEOUT_S + EXIT_SLACK_S,
                    "the killed launcher's crawl processes to be gone")
 
     crawl("imagenet_synset", data_dir, f"wnid={ICE_CREAM_CAKE}", CRAWL_PROCESSES="2",

@@ -38,7 +38,11 @@ PROVENANCE = ("license", "license_url", "creator", "creator_url", "landing_url",
 
 
 def openverse_crawl(mirror: Mirror, data_dir: Path, *args: str, **settings: str) -> str:
-    """``scrapy crawl openverse`` against the mirror's API; returns the log."""
+    """``scrapy crawl openverse`` against the mirror's API; returns the log.
+
+    Nothing here hangs, so the timeout is long: a 1 s one, on a stalled machine, recorded a
+    received answer as a timeout and asked for the page again."""
+    settings = {"DOWNLOAD_TIMEOUT": "20", **settings}
     return crawl("openverse", data_dir, *args, OPENVERSE_API_URL=mirror.url("v1/"),
                  DOWNLOAD_SLOTS=API_SLOT, **settings)
 

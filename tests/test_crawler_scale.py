@@ -55,7 +55,8 @@ def test_a_crawl_runs_as_processes_that_split_the_hosts(farm: Farm, tmp_path: Pa
     data_dir = tmp_path / "data"
     urls = farm.write_list(tmp_path / "urls.txt", IMAGES)
     log = crawl("imagenet_synset", data_dir, f"wnid={WNID}", f"urls_file={tmp_path / 'urls.txt'}",
-                CRAWL_PROCESSES="3", CONCURRENT_REQUESTS_PER_DOMAIN="4", ROBOTSTXT_OBEY="1")
+                CRAWL_PROCESSES="3", CONCURRENT_REQUESTS_PER_DOMAIN="4", ROBOTSTXT_OBEY="1",
+                DOWNLOAD_TIMEOUT="20")  # no URL hangs; a stall must not turn into a retry
     assert "crawling as 3 processes" in log
 
     rows = url_rows(data_dir)
