@@ -153,7 +153,9 @@ def test_imagenet_crawl_records_synset_and_run(ice_cream_crawl: Path) -> None:
     stats = json.loads(runs[0]["stats"])
     assert stats["error/timeout"] == 1
     assert stats["fetched"] == stats["discovered"] > 50
-    assert stats["flushes"] <= 10  # batched writes, never one transaction per item
+    # batched writes, never one transaction per item (flushes also come every 2 s, so the
+    # bound scales with the items, not with how long a busy machine took)
+    assert stats["flushes"] <= stats["fetched"] // 5
     politeness = json.loads(runs[0]["args"])["politeness"]  # for the dataset card
     assert politeness["ROBOTSTXT_OBEY"] is True
     assert politeness["USER_AGENT"].startswith("synthset/")
