@@ -163,7 +163,9 @@ def cli(verbose: bool) -> None:
     show_default=True,
     help="Architecture from the synthset.models entry points.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace a finished run in --out.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the run in --out (finished, killed, or its leftovers); files "
+              "that are not a run's are never deleted.")
 @click.pass_context
 def train(
     ctx: click.Context,

@@ -67,19 +67,35 @@ class TrainReport:
 
 
 def prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
-    """Create RUN_DIR; refuse (RunExists) if it holds a finished or a killed run, unless
-    ``overwrite``."""
+    """Create RUN_DIR, or clear an earlier run's outputs from it.
+
+    :raises RunExists: RUN_DIR holds anything but a run's outputs (never deleted, even with
+        ``overwrite``); or, without ``overwrite``, a finished run, a killed one, or a run's
+        leftovers.
+    """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunExists(f"{run_dir} is a file; pick a folder for --out")
+    entries = sorted(p.name for p in run_dir.iterdir()) if run_dir.is_dir() else []
+    temporaries = {f".{name}.tmp" for name in RUN_OUTPUTS}  # what a killed write_json leaves
+    foreign = [name for name in entries if name not in RUN_OUTPUTS and name not in temporaries]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise RunExists(f"{run_dir} holds files that are not a run's ({shown}); "
+                        "pick an empty or new folder for --out")
     if (run_dir / "train.json").exists() and not overwrite:
         raise RunExists(
             f"{run_dir} already holds a finished run; pass --overwrite or pick another --out"
         )
     if not overwrite:
         refuse_unfinished(run_dir)
-    for name in RUN_OUTPUTS:
+        if entries:
+            raise RunExists(f"{run_dir} holds a run's outputs ({', '.join(entries)}) but no "
+                            "run to resume; pass --overwrite to replace them or pick another --out")
+    for name in entries:
         target = run_dir / name
         if target.is_dir():
             shutil.rmtree(target)
-        elif target.exists():
+        else:
             target.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
 

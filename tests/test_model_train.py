@@ -222,6 +222,28 @@ def test_finished_run_is_not_overwritten(trained, shapes: Path):
     assert (run / "train.json").read_text() == before
 
 
+
+def test_a_folder_that_is_not_a_run_is_never_cleared(shapes: Path, tmp_path: Path):
+    from model.train import train
+
+    mine = tmp_path / "mine"  # a user's folder whose names partly match a run's
+    (mine / "samples").mkdir(parents=True)
+    (mine / "samples" / "photo.txt").write_text("mine")
+    (mine / "notes.txt").write_text("mine")
+    for overwrite in (False, True):
+        options = TrainOptions(**{**TINY.__dict__, "overwrite": overwrite})
+        with pytest.raises(RunExists, match=r"not a run's \(notes.txt\)"):
+            train(shapes, mine, options)
+    assert (mine / "samples" / "photo.txt").read_text() == "mine"
+    assert (mine / "notes.txt").read_text() == "mine"
+
+    leftovers = tmp_path / "leftovers"  # a run killed before its first checkpoint
+    (leftovers / "samples").mkdir(parents=True)
+    (leftovers / "history.csv").write_text("epoch,loss\n")
+    with pytest.raises(RunExists, match="--overwrite"):
+        train(shapes, leftovers, TINY)
+    assert (leftovers / "history.csv").exists()
+
 @pytest.mark.parametrize("likelihood", ["continuous-bernoulli", "logistic-mixture"])
 def test_other_likelihoods_train_on_rgb_of_any_size(tmp_path: Path, likelihood: str):
     from model.sample import load_run, sample_images
