@@ -25,7 +25,7 @@ import time
 from types import FrameType
 
 from scrapy.crawler import Crawler, CrawlerProcessBase
-from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro
 
 from crawler.jobdir import DROPPED_STAT
 
@@ -86,9 +86,8 @@ class PromptStop:
             for crawler, count in dropped.items():
                 if crawler.stats is not None:
                     crawler.stats.set_value(DROPPED_STAT, count)
-                for _, result in crawler.signals.send_catch_log(signal=COMMIT_NOW):
-                    if hasattr(result, "addCallback"):  # a Deferred of the commit
-                        await maybe_deferred_to_future(result)
+                # the async sender awaits each handler's Deferred (the plain one logs an ERROR)
+                await crawler.signals.send_catch_log_async(signal=COMMIT_NOW)
         finally:
             logging.shutdown()
             os._exit(0)

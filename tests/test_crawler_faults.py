@@ -185,6 +185,7 @@ def test_sigterm_with_every_host_dead_ends_within_the_limit(tmp_path: Path,
             assert not any(alive(pid) for pid in children)
             assert not stuck.saw("Traceback"), "".join(stuck.lines)[-3000:]
             assert stuck.saw("dropping")
+            assert not stuck.saw("signal handler"), "".join(stuck.lines)[-3000:]  # no ERROR
 
 
 def test_second_sigterm_exits_at_once(tmp_path: Path) -> None:
