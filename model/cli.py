@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -38,6 +39,13 @@ def quiet_backend(saves_models: bool = False) -> None:
             f"Keras or its backend is not installed (no module {error.name!r}): install an extra "
             "(synthset[model] for TensorFlow, synthset[jax] for JAX) or pick an installed backend "
             "with KERAS_BACKEND=jax|tensorflow|torch"
+        ) from None
+    except ValueError as error:
+        if "Unable to import backend" not in str(error):  # Keras' words for an unknown name
+            raise
+        raise click.ClickException(
+            f"KERAS_BACKEND={os.environ.get('KERAS_BACKEND', '')!r} is not a Keras backend: "
+            "use tensorflow, jax or torch"
         ) from None
 
 

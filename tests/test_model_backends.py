@@ -143,3 +143,14 @@ def test_a_missing_backend_is_a_one_line_error(tmp_path: Path):
     assert done.returncode == 1
     assert done.stderr.startswith("Error: ") and "KERAS_BACKEND=jax" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "grid.png").exists()
+
+
+def test_an_unknown_backend_name_is_a_one_line_error(tmp_path: Path):
+    env = {**os.environ, "KERAS_BACKEND": "tensorfloww"}
+    done = subprocess.run(
+        [str(MODEL), "sample", str(tmp_path), "-o", str(tmp_path / "grid.png")],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: KERAS_BACKEND='tensorfloww'"), done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "grid.png").exists()
