@@ -305,10 +305,12 @@ def reconstruct(run_dir: Path, dataset_dir: Path, count: int, output: Path) -> N
     quiet_backend()
     from model.data import load_export
     from model.grid import interleave_rows, save_grid
-    from model.sample import load_run, reconstruct_images
+    from model.sample import load_run, reconstruct_images, require_shape
 
     vae = load_run(run_dir)
-    originals = load_export(dataset_dir).require_val()[:count]
+    export = load_export(dataset_dir)
+    require_shape(vae, export.shape, run_dir, dataset_dir)
+    originals = export.require_val()[:count]
     columns = min(8, len(originals))
     grid = interleave_rows(originals, reconstruct_images(vae, originals), columns)
     save_grid(grid, output, columns=columns)

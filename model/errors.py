@@ -21,6 +21,10 @@ class RunNotFound(SynthsetError):
     """The run folder holds no model.keras to load."""
 
 
+class ShapeMismatch(SynthsetError):
+    """The export's images are not the size or colour mode the run was trained on."""
+
+
 class RunExists(SynthsetError):
     """The run folder already holds a finished run (train.json)."""
 

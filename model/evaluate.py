@@ -14,7 +14,14 @@ from keras import ops
 from model.data import Export, load_export
 from model.likelihoods import get_likelihood, honest_name, honest_nll
 from model.pictures import reconstruction_scores, sample_scores
-from model.sample import PREDICT_BATCH, encode_means, load_run, reconstruct_images, sample_images
+from model.sample import (
+    PREDICT_BATCH,
+    encode_means,
+    load_run,
+    reconstruct_images,
+    require_shape,
+    sample_images,
+)
 from model.vae import VAE, posterior_draws
 from synthset.errors import SynthsetError
 
@@ -285,6 +292,7 @@ def evaluate(
     own training export (see :func:`run_training_images`)."""
     vae = load_run(run_dir)
     export = load_export(dataset_dir)
+    require_shape(vae, export.shape, run_dir, dataset_dir)
     export.require_val()
     train_images, note = None, ""
     if not len(export.train):

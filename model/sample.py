@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from model.errors import RunNotFound
+from model.errors import RunNotFound, ShapeMismatch
 from model.vae import VAE
 
 MODEL_FILE = "model.keras"
@@ -22,6 +22,22 @@ def load_run(run_dir: Path | str) -> VAE:
             f"{path} does not exist; train one with `model train DATASET --out {run_dir}`"
         )
     return keras.saving.load_model(path)
+
+
+def require_shape(vae: VAE, shape: tuple[int, ...], run_dir: Path | str,
+                  dataset_dir: Path | str) -> None:
+    """Raise ShapeMismatch unless images of ``shape`` (height, width, channels) fit ``vae``."""
+    trained = tuple(vae.encoder.input_shape[1:])
+    if trained != tuple(shape):
+        raise ShapeMismatch(
+            f"{run_dir} was trained on images of {_describe(trained)}; {dataset_dir} holds "
+            f"{_describe(tuple(shape))}: export the data at the run's size and colour mode"
+        )
+
+
+def _describe(shape: tuple[int, ...]) -> str:
+    """``100x100 with 1 channel`` for (100, 100, 1)."""
+    return f"{shape[0]}x{shape[1]} with {shape[2]} channel{'s' if shape[2] != 1 else ''}"
 
 
 def decode_images(vae: VAE, z: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:

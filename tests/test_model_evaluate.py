@@ -229,6 +229,18 @@ def test_run_without_model_is_a_clear_error(tmp_path: Path, run, command):
     assert "Traceback" not in result.output
 
 
+
+@pytest.mark.parametrize("command", ["evaluate", "reconstruct"])
+def test_an_export_of_another_size_is_a_clear_error(tmp_path: Path, run, command):
+    run_dir, _ = run
+    other = write_export(tmp_path / "big", {"train": draw_shapes(4, 20, 3, 0),
+                                            "val": draw_shapes(4, 20, 3, 1)}).path
+    extra = ["-o", str(tmp_path / "x.png")] if command == "reconstruct" else []
+    result = CliRunner().invoke(cli, [command, str(run_dir), str(other), *extra])
+    assert result.exit_code == 1, result.output
+    assert "16x16 with 1 channel" in result.output and "20x20 with 3 channels" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "x.png").exists()
+
 def test_evaluate_scores_a_validation_only_export_against_the_runs_own_training_data(
     run, tmp_path: Path
 ):
