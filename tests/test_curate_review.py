@@ -243,6 +243,16 @@ def test_review_without_a_catalog_is_an_error_line(tmp_path):
     assert result.output.startswith("Error: no catalog at")
 
 
+
+@pytest.mark.parametrize("walk", [[], ["--duplicates"]])
+def test_review_without_a_terminal_is_an_error_line_not_a_hang(catalog, shas, data_dir, walk):
+    """CliRunner's stdin and stdout are no terminal, as under a pipe or a cron job."""
+    result = CliRunner().invoke(cli, ["review", "--data", str(data_dir), *walk],
+                                catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: curate review needs an interactive terminal")
+    assert in_force(catalog) == {}
+
 # --duplicates: groups from the real `curate dedup`
 
 

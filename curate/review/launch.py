@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,11 @@ from catalog.review_queue import QueueFilter
 from catalog.runs import set_setting
 from curate.review.app import CRITERION_SETTING, ReviewApp, ReviewOptions
 from curate.review.protocols import image_widget
+from synthset.errors import SynthsetError
+
+
+class NotATerminal(SynthsetError):
+    """The review was started without a terminal to draw in and read keys from."""
 
 
 @dataclass(frozen=True)
@@ -29,10 +35,14 @@ def launch_review(request: ReviewRequest) -> None:
     """Run the review (or the duplicate walk) in this terminal until the user quits.
 
     :raises CatalogNotFound: when the data directory has no catalog.
+    :raises NotATerminal: when standard input or output is not a terminal.
     """
-    # textual-image asks the terminal about graphics support: only possible before Textual starts.
-    protocol = image_widget(request.protocol)
     with open_catalog(request.data_dir, create=False) as catalog:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise NotATerminal("curate review needs an interactive terminal; to screen without "
+                               "one, write decisions to a CSV and `curate decisions import` it")
+        # textual-image asks the terminal about graphics: only possible before Textual starts.
+        protocol = image_widget(request.protocol)
         if request.criterion:
             set_setting(catalog, CRITERION_SETTING, request.criterion)
         if request.duplicates:
