@@ -6,10 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scrapy.settings import BaseSettings
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings, default_settings
 from scrapy.spiderloader import get_spider_loader
 
-from crawler.errors import UnknownSpider
+from crawler import settings as project_settings
+from crawler.errors import SpiderArgumentError, UnknownSpider
+
+# How each kind of default reads a -s value, and what to ask for when it cannot.
+# Whole-number defaults are read as numbers: Scrapy reads some of them (DOWNLOAD_TIMEOUT) with
+# getfloat, and 0.5 must not be refused there.
+READERS = {bool: ("getbool", "1 or 0 (True or False)"), int: ("getfloat", "a number"),
+           float: ("getfloat", "a number")}
 
 
 def check_crawl(settings: BaseSettings, spider: str, spider_args: Mapping[str, Any]) -> type:
@@ -21,7 +28,9 @@ def check_crawl(settings: BaseSettings, spider: str, spider_args: Mapping[str, A
     :raises UnknownSpider: if the project has no spider of that name.
     :raises SpiderArgumentError: (from the spider's ``parse_args``) for a bad argument.
     :raises SynthsetError: (from the spider's ``check_settings``) for a missing setting.
+    :raises SpiderArgumentError: for a ``-s`` value its setting cannot read (``-s DEPTH=abc``).
     """
+    check_setting_values(settings)
     loader = get_spider_loader(settings)
     try:
         spidercls = loader.load(spider)
@@ -37,3 +46,21 @@ def check_crawl(settings: BaseSettings, spider: str, spider_args: Mapping[str, A
     if check_settings is not None:
         check_settings(settings)
     return spidercls
+
+
+def check_setting_values(settings: BaseSettings) -> None:
+    """Read every ``-s`` setting whose default is a bool or a number the way Scrapy will.
+
+    :raises SpiderArgumentError: naming the first that cannot be read.
+    """
+    for name in settings:
+        if settings.getpriority(name) != SETTINGS_PRIORITIES["cmdline"]:
+            continue
+        default = getattr(project_settings, name, getattr(default_settings, name, None))
+        if type(default) not in READERS:
+            continue
+        reader, wanted = READERS[type(default)]
+        try:
+            getattr(settings, reader)(name)
+        except ValueError:
+            raise SpiderArgumentError(f"-s {name}={settings[name]}: give {wanted}") from None

@@ -268,6 +268,20 @@ def test_data_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     assert data.read_text() == "not a directory\n"
 
 
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("CRAWL_PROCESSES=abc", "Error: -s CRAWL_PROCESSES=abc: give a number"),  # ours
+    ("DOWNLOAD_TIMEOUT=2s", "Error: -s DOWNLOAD_TIMEOUT=2s: give a number"),  # Scrapy's
+    ("ROBOTSTXT_OBEY=maybe", "Error: -s ROBOTSTXT_OBEY=maybe: give 1 or 0 (True or False)"),
+])
+def test_a_setting_that_cannot_be_read_is_one_line(tmp_path: Path, setting: str,
+                                                   message: str) -> None:
+    name, value = setting.split("=")
+    done = crawl("imagenet_synset", tmp_path / "data", "wnid=n07631926",
+                 IMAGENET_API_URL=REFUSED, **{name: value})
+    assert error_line(done) == message
+    assert not (tmp_path / "data").exists()  # refused before anything was written
+
 # --- the argument dataclasses the command and the spiders share -------------------------------
 def test_spider_and_command_parse_the_same_arguments() -> None:
     from crawler.spiders.imagenet_synset import ImagenetArgs, ImagenetSynsetSpider
