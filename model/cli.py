@@ -212,7 +212,9 @@ def train(
     for name, value in (
         ("epochs run", result.epochs_run),
         ("best epoch", result.best_epoch),
-        ("best loss (nats/image)", f"{result.best_loss:.3f}"),
+        # the training objective (warm-up and auxiliary terms included): `model evaluate`
+        # gives the likelihood in nats and bits/dim
+        ("best training objective", f"{result.best_loss:.3f}"),
         ("images/s", f"{result.images_per_second:.0f}"),
         ("seconds", f"{result.seconds:.1f}"),
     ):

@@ -224,7 +224,8 @@ def train(
         callbacks.append(early_stopping)
     if progress is not None:
         callbacks.append(ProgressReporter(progress, options.epochs))
-    about = {"options": dataclasses.asdict(options), "dataset": str(export.path)}
+    # absolute, so `--resume` and `evaluate` find it from any working directory
+    about = {"options": dataclasses.asdict(options), "dataset": str(export.path.resolve())}
     checkpoint = EpochCheckpoint(run_dir, about, resumed, early_stopping, best_model)
     callbacks.append(checkpoint)
     done = resumed.epoch if resumed is not None else 0
@@ -264,7 +265,7 @@ def train(
         {
             "options": dataclasses.asdict(options),
             "dataset": {
-                "path": str(export.path),
+                "path": str(export.path.resolve()),
                 "name": export.name,
                 "hash": export.dataset_hash,
                 "shape": list(export.shape),

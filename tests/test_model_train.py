@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,12 @@ def trained(shapes: Path, tmp_path_factory):
     from model.train import train
 
     run = tmp_path_factory.mktemp("runs") / "run"
-    return run, train(shapes, run, TINY)
+    here = os.getcwd()
+    os.chdir(shapes.parent)  # the export named relative to the working directory, as users do
+    try:
+        return run, train(Path(shapes.name), run, TINY)
+    finally:
+        os.chdir(here)
 
 
 def read_history(run: Path) -> dict[str, list[float]]:
@@ -53,7 +59,7 @@ def read_history(run: Path) -> dict[str, list[float]]:
     return {key: [float(row[key]) for row in rows] for key in rows[0]}
 
 
-def test_run_writes_every_output(trained):
+def test_run_writes_every_output(trained, shapes: Path):
     run, report = trained
     for name in ("model.keras", "history.csv", "loss.png", "train.json"):
         assert (run / name).stat().st_size > 0, name
@@ -66,6 +72,7 @@ def test_run_writes_every_output(trained):
     meta = json.loads((run / "train.json").read_text())
     assert meta["options"]["latent_dim"] == 4 and meta["seed"] == 0
     assert meta["stop_epoch"] == 3 == report.epochs_run
+    assert meta["dataset"]["path"] == str(shapes.resolve())  # found from any directory
     assert meta["dataset"]["hash"] == load_export(meta["dataset"]["path"]).dataset_hash
     assert {"keras", "backend", "numpy", "python"} <= set(meta["versions"])
 
