@@ -21,6 +21,10 @@ class RunNotFound(SynthsetError):
     """The run folder holds no model.keras to load."""
 
 
+class RunDamaged(SynthsetError):
+    """The run's model.keras exists but cannot be loaded."""
+
+
 class ShapeMismatch(SynthsetError):
     """The export's images are not the size or colour mode the run was trained on."""
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from model.errors import RunNotFound, ShapeMismatch
+from model.errors import RunDamaged, RunNotFound, ShapeMismatch
 from model.vae import VAE
 
 MODEL_FILE = "model.keras"
@@ -15,12 +16,17 @@ PREDICT_BATCH = 256
 
 
 def load_run(run_dir: Path | str) -> VAE:
-    """Load RUN_DIR/model.keras; raises RunNotFound if it is missing."""
+    """Load RUN_DIR/model.keras; raises RunNotFound if it is missing, RunDamaged if it cannot
+    be read (cut short, or not a Keras file)."""
     path = Path(run_dir) / MODEL_FILE
     if not path.is_file():
         raise RunNotFound(
             f"{path} does not exist; train one with `model train DATASET --out {run_dir}`"
         )
+    if not zipfile.is_zipfile(path):  # Keras says "File not found" for a cut-short file
+        raise RunDamaged(f"{path} is not a whole .keras file (cut short while it was saved?); "
+                         f"continue a killed run with `model train --resume {run_dir}`, or train "
+                         "it again with --overwrite")
     return keras.saving.load_model(path)
 
 

@@ -230,6 +230,17 @@ def test_run_without_model_is_a_clear_error(tmp_path: Path, run, command):
 
 
 
+
+@pytest.mark.parametrize("command", ["sample", "evaluate"])
+def test_a_cut_short_model_file_is_a_clear_error(tmp_path: Path, run, command):
+    run_dir, export = run
+    (tmp_path / "model.keras").write_bytes((run_dir / "model.keras").read_bytes()[:3000])
+    args = ["-o", str(tmp_path / "x.png")] if command == "sample" else [str(export)]
+    result = CliRunner().invoke(cli, [command, str(tmp_path), *args])
+    assert result.exit_code == 1, result.output
+    assert "is not a whole .keras file" in result.output and "--resume" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "x.png").exists()
+
 @pytest.mark.parametrize("command", ["evaluate", "reconstruct"])
 def test_an_export_of_another_size_is_a_clear_error(tmp_path: Path, run, command):
     run_dir, _ = run
