@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -355,7 +356,10 @@ def evaluate(
         run_dir, dataset_dir, seed=seed, importance_samples=importance_samples
     ).as_dict()
     if as_json:
-        click.echo(json.dumps(scores))
+        # strict JSON: a score that is not finite (memorization when the validation images
+        # are training images) is null
+        click.echo(json.dumps({key: None if isinstance(value, float) and not math.isfinite(value)
+                               else value for key, value in scores.items()}, allow_nan=False))
         return
     table = Table(title=f"{run_dir} on {dataset_dir} (validation)", show_header=False)
     for key, value in scores.items():

@@ -231,6 +231,16 @@ def test_run_without_model_is_a_clear_error(tmp_path: Path, run, command):
 
 
 
+
+def test_evaluate_json_is_strict_when_validation_images_were_trained_on(tmp_path: Path, run):
+    run_dir, _ = run
+    shapes = draw_shapes(16, 16, 1, 0)
+    seen = write_export(tmp_path / "seen", {"train": shapes, "val": shapes[:8]}).path
+    result = CliRunner().invoke(cli, ["evaluate", str(run_dir), str(seen), "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout, parse_constant=lambda name: pytest.fail(name))
+    assert scores["memorization"] is None  # val-to-train distance 0: no finite ratio
+
 @pytest.mark.parametrize("command", ["sample", "evaluate"])
 def test_a_cut_short_model_file_is_a_clear_error(tmp_path: Path, run, command):
     run_dir, export = run
