@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from catalog.errors import CatalogNotFound, CatalogUnreadable
+from catalog.errors import CatalogNotFound, CatalogUnreadable, CatalogUnwritable
 from catalog.schema import migrate
 from catalog.store import ImageStore
 
@@ -80,6 +80,7 @@ def open_catalog(data_dir: Path | str, create: bool = True) -> Catalog:
     :raises CatalogNotFound: when ``create`` is false and there is no catalog.
     :raises SchemaTooNew: when the file was written by a newer synthset.
     :raises CatalogUnreadable: when catalog.db is not an SQLite database.
+    :raises CatalogUnwritable: when catalog.db or its folder is read-only.
     """
     data_dir = Path(data_dir)
     path = data_dir / CATALOG_FILE
@@ -99,7 +100,12 @@ def open_catalog(data_dir: Path | str, create: bool = True) -> Catalog:
         migrate(conn)
     except sqlite3.DatabaseError as error:
         conn.close()
-        if type(error) is not sqlite3.DatabaseError:  # locked, read-only, ...: not the file's fault
+        if "readonly" in str(error) or "read-only" in str(error):
+            raise CatalogUnwritable(
+                f"{path} cannot be written ({error}); every command writes to the catalog (its "
+                "WAL files beside it, runs): make the data directory writable, or copy it"
+            ) from None
+        if type(error) is not sqlite3.DatabaseError:  # locked, ...: not the file's fault
             raise
         raise CatalogUnreadable(
             f"{path} is not a synthset catalog ({error}); point --data at a data directory "

@@ -7,6 +7,10 @@ class CatalogNotFound(SynthsetError):
     """The data directory holds no catalog.db and creating one was not asked for."""
 
 
+class CatalogUnwritable(SynthsetError):
+    """catalog.db (or its folder) may be read but not written, which every open needs."""
+
+
 class CatalogUnreadable(SynthsetError):
     """catalog.db exists but is not an SQLite database (or is damaged)."""
 

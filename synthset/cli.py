@@ -20,6 +20,10 @@ class SynthsetGroup(click.Group):
             return super().invoke(ctx)
         except SynthsetError as error:
             raise click.ClickException(str(error)) from error
+        except PermissionError as error:  # a folder the user may not write to: theirs to fix
+            where = f": {error.filename}" if error.filename else ""
+            raise click.ClickException(f"permission denied{where}; pick a folder you can "
+                                       "write to, or change its permissions") from error
 
 
 data_option = click.option(

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import imagegen
 from click.testing import CliRunner
@@ -127,3 +131,30 @@ def test_stats_without_a_catalog_is_an_error(tmp_path):
     result = CliRunner().invoke(cli, ["stats", "--data", str(tmp_path / "nowhere"), "--json"])
     assert result.exit_code == 1
     assert result.output.startswith("Error: no catalog at ")
+
+
+def unprivileged(command: list[str]) -> list[str]:
+    """``command`` run without the power to ignore file permissions (root's, as in CI, too)."""
+    if os.geteuid() != 0:
+        return command
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *command]
+
+
+def test_a_read_only_data_directory_is_one_error_line(data_dir, tmp_path):
+    open_catalog(data_dir).close()
+    curate = str(Path(sys.executable).parent / "curate")
+    modes = {path: path.stat().st_mode for path in [data_dir, *data_dir.rglob("*")]}
+    for path in modes:
+        path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        for args in (["stats", "--data", str(data_dir)],
+                     ["decisions", "export", str(data_dir / "out.csv"), "--data", str(data_dir)]):
+            done = subprocess.run(unprivileged([curate, *args]), capture_output=True, text=True,
+                                  timeout=120)
+            assert done.returncode == 1, done.stderr
+            assert done.stderr.startswith("Error: "), done.stderr
+            assert "cannot be written" in done.stderr or "permission denied" in done.stderr
+            assert "Traceback" not in done.stderr
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)

@@ -16,7 +16,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from catalog import Catalog, open_catalog
-from catalog.errors import CatalogUnreadable
+from catalog.errors import CatalogUnreadable, CatalogUnwritable
 from catalog.harvest import DiscoveredUrl, fetched_among
 from crawler.errors import DataDirUnusable, SpiderArgumentError
 from crawler.fetch import failure_token, fetched_from_response
@@ -90,7 +90,7 @@ class ImageSpider(scrapy.Spider):
         data_dir = crawler.settings["SYNTHSET_DATA"]
         try:
             spider.catalog = open_catalog(data_dir)
-        except (OSError, sqlite3.Error, CatalogUnreadable) as error:
+        except (OSError, sqlite3.Error, CatalogUnreadable, CatalogUnwritable) as error:
             raise DataDirUnusable(
                 f"-s SYNTHSET_DATA={data_dir}: no catalog can be opened there ({error}); "
                 "point it at a writable directory"
