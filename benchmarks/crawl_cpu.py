@@ -212,14 +212,22 @@ def own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def main() -> None:
-    """Parse the options, run the four crawls on one farm, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_options(description: str, repeat: int) -> argparse.Namespace:
+    """``--urls`` and ``--repeat`` (default ``repeat``), parsed; prints the machine's cores and
+    load and the runs' size first, as every CPU benchmark's opening line."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--urls", type=int, default=4_000, help="image URLs crawled per run")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each crawl (least CPU kept)")
+    parser.add_argument("--repeat", type=int, default=repeat,
+                        help="runs of each crawl (least CPU kept)")
     options = parser.parse_args()
     print(f"{os.cpu_count()} cores, {os.getloadavg()[0]:.1f} load; {options.urls} URLs on "
           f"{HOSTS} hosts, one crawl process", flush=True)
+    return options
+
+
+def main() -> None:
+    """Parse the options, run the four crawls on one farm, print the figures."""
+    options = run_options(__doc__.splitlines()[0], repeat=3)
     farm = start_farm(HOSTS)
     try:
         with tempfile.TemporaryDirectory() as tmp:

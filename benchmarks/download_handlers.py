@@ -19,9 +19,7 @@ is not among them: synthset's pipeline and middlewares run on the reactor.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sqlite3
 import sys
 import tempfile
@@ -32,7 +30,14 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO))  # run as a script from anywhere: the repo's packages first
 
 from crawl import AGGRESSIVE, start_farm  # noqa: E402
-from crawl_cpu import HOSTS, floor_command, run_folder, runs, synthset_command  # noqa: E402
+from crawl_cpu import (  # noqa: E402
+    HOSTS,
+    floor_command,
+    run_folder,
+    run_options,
+    runs,
+    synthset_command,
+)
 
 from crawler import settings as defaults  # noqa: E402
 
@@ -73,12 +78,7 @@ def crawls(listing: Path, floor_list: Path, data_dir: Path) -> dict[str, list[st
 
 def main() -> None:
     """Run every handler under both crawlers, in turn; print CPU per URL and outcomes."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--urls", type=int, default=4_000, help="image URLs crawled per run")
-    parser.add_argument("--repeat", type=int, default=2, help="runs of each (least CPU kept)")
-    options = parser.parse_args()
-    print(f"{os.cpu_count()} cores, {os.getloadavg()[0]:.1f} load; {options.urls} URLs on "
-          f"{HOSTS} hosts, one crawl process", flush=True)
+    options = run_options(__doc__.splitlines()[0], repeat=2)
     count = options.urls
     farm = start_farm(HOSTS)
     try:
