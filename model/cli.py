@@ -306,13 +306,10 @@ def reconstruct(run_dir: Path, dataset_dir: Path, count: int, output: Path) -> N
         model reconstruct runs/cakes datasets/cakes -o recon.png
     """
     quiet_backend()
-    from model.data import load_export
     from model.grid import interleave_rows, save_grid
-    from model.sample import load_run, reconstruct_images, require_shape
+    from model.sample import load_run_for, reconstruct_images
 
-    vae = load_run(run_dir)
-    export = load_export(dataset_dir)
-    require_shape(vae, export.shape, run_dir, dataset_dir)
+    vae, export = load_run_for(run_dir, dataset_dir)
     originals = export.require_val()[:count]
     columns = min(8, len(originals))
     grid = interleave_rows(originals, reconstruct_images(vae, originals), columns)

@@ -17,9 +17,8 @@ from model.pictures import reconstruction_scores, sample_scores
 from model.sample import (
     PREDICT_BATCH,
     encode_means,
-    load_run,
+    load_run_for,
     reconstruct_images,
-    require_shape,
     sample_images,
 )
 from model.vae import VAE, posterior_draws
@@ -290,9 +289,7 @@ def evaluate(
     """Load RUN_DIR/model.keras and score it on the export at ``dataset_dir``; an export with a
     validation split only (a held-out test set) is compared for memorization with the run's
     own training export (see :func:`run_training_images`)."""
-    vae = load_run(run_dir)
-    export = load_export(dataset_dir)
-    require_shape(vae, export.shape, run_dir, dataset_dir)
+    vae, export = load_run_for(run_dir, dataset_dir)
     export.require_val()
     train_images, note = None, ""
     if not len(export.train):

@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from model.data import Export, load_export
 from model.errors import RunDamaged, RunNotFound, ShapeMismatch
 from model.vae import VAE
 
@@ -30,15 +31,21 @@ def load_run(run_dir: Path | str) -> VAE:
     return keras.saving.load_model(path)
 
 
-def require_shape(vae: VAE, shape: tuple[int, ...], run_dir: Path | str,
-                  dataset_dir: Path | str) -> None:
-    """Raise ShapeMismatch unless images of ``shape`` (height, width, channels) fit ``vae``."""
+def load_run_for(run_dir: Path | str, dataset_dir: Path | str) -> tuple[VAE, Export]:
+    """The run's model and the export at ``dataset_dir``, checked to fit each other.
+
+    :raises ShapeMismatch: the export's images are not the size and colour mode the run was
+        trained on (besides load_run's and load_export's errors).
+    """
+    vae = load_run(run_dir)
+    export = load_export(dataset_dir)
     trained = tuple(vae.encoder.input_shape[1:])
-    if trained != tuple(shape):
+    if trained != tuple(export.shape):
         raise ShapeMismatch(
             f"{run_dir} was trained on images of {_describe(trained)}; {dataset_dir} holds "
-            f"{_describe(tuple(shape))}: export the data at the run's size and colour mode"
+            f"{_describe(tuple(export.shape))}: export the data at the run's size and colour mode"
         )
+    return vae, export
 
 
 def _describe(shape: tuple[int, ...]) -> str:
